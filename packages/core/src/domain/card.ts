@@ -1,0 +1,118 @@
+/** The card record and its certificates, as the store keeps them. */
+import type { DeviceType, SlotId } from "../ports/device.js";
+import type { WrappedSecret } from "../ports/secret-vault.js";
+
+/** Card lifecycle states (DESIGN.md). Transitions happen only through workflows. */
+export type CardState =
+  | "registered"
+  | "bound"
+  | "issuing"
+  | "pending"
+  | "active"
+  | "suspended"
+  | "updating"
+  | "revoked"
+  | "retired";
+
+/** Certificate statuses (DESIGN.md). */
+export type CertificateStatus =
+  | "requested"
+  | "pending"
+  | "approved"
+  | "valid"
+  | "written"
+  | "revoked"
+  | "expired"
+  | "removed";
+
+/** Fields every stored record has for optimistic concurrency. */
+export interface Versioned {
+  /** Starts at 1; every successful update increments it. */
+  version: number;
+  /** ISO 8601. */
+  createdAt: string;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+
+/** A card (or token) known to cardwright. */
+export interface CardRecord extends Versioned {
+  id: string;
+  deviceSerial: string;
+  deviceType: DeviceType;
+  deviceModel?: string;
+  userId?: string;
+  policyId?: string;
+  policyVersion?: number;
+  state: CardState;
+  /** CHUID GUID written at issue (hex). */
+  chuidGuid?: string;
+  /** Administrator credential of this card (management key / SO PIN), wrapped. */
+  adminCredential?: WrappedSecret;
+  /** Algorithm of the wrapped management key, when it is one. */
+  adminCredentialAlgorithm?: string;
+  /** PUK, wrapped, when policy sets a random one. */
+  puk?: WrappedSecret;
+  /** Id of the operation in progress or pending on this card. */
+  pendingOperationId?: string;
+}
+
+/** A certificate in the inventory. */
+export interface CertificateRecord extends Versioned {
+  id: string;
+  cardId: string;
+  userId?: string;
+  templateId?: string;
+  slot: SlotId;
+  status: CertificateStatus;
+  /** Our request id, when cardwright requested it. */
+  requestId?: string;
+  caId?: string;
+  /** Serial number, lowercase hex without separators. */
+  serialHex?: string;
+  subject?: string;
+  issuer?: string;
+  /** ISO 8601. */
+  notBefore?: string;
+  notAfter?: string;
+  /** DER, base64. */
+  certificate?: string;
+  /** Found on a card, not issued by cardwright. */
+  thirdParty?: boolean;
+}
+
+/** A certification request as tracked by cardwright. */
+export interface RequestRecord extends Versioned {
+  /** Our request id (idempotency key at the CA). */
+  id: string;
+  cardId: string;
+  operationId: string;
+  templateId: string;
+  caId: string;
+  caRequestId?: string;
+  status: "created" | "submitted" | "pending" | "issued" | "rejected";
+  /** DER PKCS#10, base64. */
+  csr?: string;
+  /** DER certificate once issued, base64. */
+  certificate?: string;
+  rejectionReason?: string;
+}
+
+/** Kinds of lifecycle operations. */
+export type OperationKind = "issue" | "update" | "pin" | "revoke" | "replace" | "retire" | "suspend" | "resume";
+
+/** A persisted workflow. */
+export interface OperationRecord extends Versioned {
+  id: string;
+  kind: OperationKind;
+  cardId: string;
+  userId?: string;
+  /** Machine id and version the snapshot belongs to; a mismatch is refused. */
+  machineId: string;
+  machineVersion: string;
+  status: "running" | "pending" | "completed" | "failed";
+  /** `actor.getPersistedSnapshot()` as JSON. Never contains secrets. */
+  snapshot: unknown;
+  /** Who started it. */
+  actor: string;
+}

@@ -1,0 +1,176 @@
+/**
+ * Every error cardwright throws is a {@link CardwrightError}: a stable `code` grouped by area,
+ * structured fields a program can act on, and a `cause` chain. Errors serialise to JSON because
+ * they end up in persisted workflow snapshots and audit events — so they never carry a secret.
+ */
+
+/** Stable error codes, grouped by area. Codes never change meaning once released. */
+export type ErrorCode =
+  // APDU / transport layer
+  | "APDU_MALFORMED_RESPONSE"
+  | "APDU_TIMEOUT"
+  | "APDU_CARD_REMOVED"
+  | "APDU_TRANSPORT"
+  | "APDU_UNEXPECTED_STATUS"
+  | "APDU_INVALID_COMMAND"
+  // PIV card edge
+  | "PIV_WRONG_PIN"
+  | "PIV_PIN_BLOCKED"
+  | "PIV_SECURITY_STATUS"
+  | "PIV_AUTH_FAILED"
+  | "PIV_NOT_FOUND"
+  | "PIV_WRONG_DATA"
+  | "PIV_CARD_FULL"
+  | "PIV_UNSUPPORTED"
+  | "PIV_CONDITIONS_NOT_SATISFIED"
+  // device-level (any device type)
+  | "DEVICE_NOT_FOUND"
+  | "DEVICE_MISMATCH"
+  | "DEVICE_CAPABILITY"
+  // certificate authorities
+  | "CA_REJECTED"
+  | "CA_UNAVAILABLE"
+  | "CA_BAD_RESPONSE"
+  | "CA_UNKNOWN_REQUEST"
+  | "CA_INVALID_REQUEST"
+  // policy engine
+  | "POLICY_NOT_FOUND"
+  | "POLICY_NO_MATCH"
+  | "POLICY_RULE"
+  | "POLICY_INVALID"
+  // store
+  | "STORE_CONFLICT"
+  | "STORE_NOT_FOUND"
+  | "STORE_DUPLICATE"
+  | "STORE_FAILURE"
+  // secrets
+  | "VAULT_UNWRAP_FAILED"
+  | "VAULT_CONFIG"
+  // workflows and card state
+  | "WORKFLOW_STATE"
+  | "WORKFLOW_VERSION"
+  | "WORKFLOW_FAILED"
+  | "CARD_STATE"
+  | "AUDIT_CHAIN_BROKEN"
+  | "USER_NOT_FOUND"
+  | "AUTHZ_DENIED"
+  | "CONFIG_INVALID";
+
+/** Structured, secret-free fields attached to an error. */
+export interface ErrorDetails {
+  /** ISO 7816 status word, as four hex digits (e.g. `"63C2"`). */
+  sw?: string;
+  /** PIN/PUK tries left when the card reports them. */
+  retriesLeft?: number;
+  /** Our request id (idempotency key) for CA operations. */
+  requestId?: string;
+  /** The CA's own request id. */
+  caRequestId?: string;
+  /** Policy id and the rule that refused. */
+  policyId?: string;
+  rule?: string;
+  /** Record id/kind for store errors. */
+  recordId?: string;
+  recordKind?: string;
+  /** Expected/actual version for optimistic-concurrency conflicts. */
+  expectedVersion?: number;
+  actualVersion?: number;
+  /** Card id / device serial involved. */
+  cardId?: string;
+  deviceSerial?: string;
+  /** Any other secret-free facts (slot, algorithm, APDU index...). */
+  [key: string]: string | number | boolean | undefined | readonly string[];
+}
+
+/** The JSON shape of a serialised {@link CardwrightError}. */
+export interface SerializedError {
+  name: string;
+  code: ErrorCode;
+  message: string;
+  details: ErrorDetails;
+  cause?: SerializedError | { name: string; message: string };
+}
+
+/** Options for constructing a {@link CardwrightError}. */
+export interface CardwrightErrorOptions {
+  details?: ErrorDetails;
+  cause?: unknown;
+}
+
+/** Base class of every error cardwright throws. */
+export class CardwrightError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** Structured, secret-free facts. */
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, options: CardwrightErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** JSON form, safe to persist in snapshots and audit events. */
+  toJSON(): SerializedError {
+    const out: SerializedError = {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      details: this.details,
+    };
+    if (this.cause instanceof CardwrightError) out.cause = this.cause.toJSON();
+    else if (this.cause instanceof Error) out.cause = { name: this.cause.name, message: this.cause.message };
+    return out;
+  }
+
+  /** Rebuild an error from its JSON form (e.g. from a persisted snapshot). */
+  static fromJSON(json: SerializedError): CardwrightError {
+    const err = new CardwrightError(json.code, json.message, { details: json.details });
+    Object.defineProperty(err, "name", { value: json.name });
+    return err;
+  }
+}
+
+/** True when `err` is a {@link CardwrightError}, optionally with the given code. */
+export function isCardwrightError(err: unknown, code?: ErrorCode): err is CardwrightError {
+  return err instanceof CardwrightError && (code === undefined || err.code === code);
+}
+
+/**
+ * Rethrow helper that adds short lowercase context ("selecting piv applet") while keeping
+ * the original code and details; a non-cardwright error becomes `fallbackCode`.
+ */
+export function withContext(
+  err: unknown,
+  context: string,
+  fallbackCode: ErrorCode = "WORKFLOW_FAILED",
+): CardwrightError {
+  if (err instanceof CardwrightError) {
+    const wrapped = new CardwrightError(err.code, `${context}: ${err.message}`, { details: err.details, cause: err });
+    Object.defineProperty(wrapped, "name", { value: err.name });
+    return wrapped;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new CardwrightError(fallbackCode, `${context}: ${message}`, { cause: err });
+}
+
+/** A record changed since it was read (optimistic concurrency). */
+export class StoreConflictError extends CardwrightError {
+  constructor(recordKind: string, recordId: string, expectedVersion: number, actualVersion?: number) {
+    super(
+      "STORE_CONFLICT",
+      `${recordKind} ${recordId} was changed by someone else (expected version ${expectedVersion}${
+        actualVersion === undefined ? "" : `, found ${actualVersion}`
+      }); re-read it and retry`,
+      { details: { recordKind, recordId, expectedVersion, actualVersion } },
+    );
+  }
+}
+
+/** A policy rule refused the operation; `details.rule` names the rule. */
+export class PolicyError extends CardwrightError {
+  constructor(policyId: string | undefined, rule: string, message: string, code: ErrorCode = "POLICY_RULE") {
+    super(code, message, { details: { policyId, rule } });
+  }
+}
