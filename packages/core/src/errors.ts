@@ -33,6 +33,8 @@ export type ErrorCode =
   | "CA_BAD_RESPONSE"
   | "CA_UNKNOWN_REQUEST"
   | "CA_INVALID_REQUEST"
+  | "CA_UNKNOWN_CERTIFICATE"
+  | "CA_WRONG_STATE"
   // policy engine
   | "POLICY_NOT_FOUND"
   | "POLICY_NO_MATCH"

@@ -177,3 +177,30 @@ export const YubiKeyDefaults = {
   pinRetries: 3,
   pukRetries: 3,
 } as const;
+
+/** Names of the instructions, for traces and error details (ISO 7816-4 / SP 800-73-4 / Yubico names). */
+const INSTRUCTION_NAMES: Readonly<Record<number, string>> = {
+  [Ins.select]: "SELECT",
+  [Ins.getData]: "GET DATA",
+  [Ins.putData]: "PUT DATA",
+  [Ins.verify]: "VERIFY",
+  [Ins.changeReferenceData]: "CHANGE REFERENCE DATA",
+  [Ins.resetRetryCounter]: "RESET RETRY COUNTER",
+  [Ins.generateAsymmetricKeyPair]: "GENERATE ASYMMETRIC KEY PAIR",
+  [Ins.generalAuthenticate]: "GENERAL AUTHENTICATE",
+  [Ins.getResponse]: "GET RESPONSE",
+  [Ins.setManagementKey]: "SET MANAGEMENT KEY",
+  [Ins.importKey]: "IMPORT ASYMMETRIC KEY",
+  [Ins.getVersion]: "GET VERSION",
+  [Ins.reset]: "RESET",
+  [Ins.setPinRetries]: "SET PIN RETRIES",
+  [Ins.attest]: "ATTEST",
+  [Ins.getSerial]: "GET SERIAL",
+  [Ins.getMetadata]: "GET METADATA",
+  [Ins.moveKey]: "MOVE KEY",
+};
+
+/** The name of an instruction byte, e.g. `"VERIFY"`; unknown bytes read as `"INS 0xNN"`. */
+export function instructionName(ins: number): string {
+  return INSTRUCTION_NAMES[ins] ?? `INS 0x${ins.toString(16).toUpperCase().padStart(2, "0")}`;
+}

@@ -1,0 +1,91 @@
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isCardwrightError } from "@cardwright/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { CA_STATE_FORMAT, type CaState, FileCaStateStore, MemoryCaStateStore } from "./ca-state.js";
+import { withDirectoryLock } from "./directory-lock.js";
+
+const initial = (): CaState => ({
+  format: CA_STATE_FORMAT,
+  id: "ca",
+  keyAlgorithm: "ECCP256",
+  approvalMode: "automatic",
+  retryAfterSeconds: 60,
+  crlValidityHours: 24,
+  crlNumber: 0,
+  requests: {},
+  requestIndex: {},
+  certificates: {},
+});
+
+const dirs: string[] = [];
+async function scratch(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "cardwright-state-"));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe("CA state stores", () => {
+  it("memory: a throwing change leaves the state untouched", async () => {
+    const store = new MemoryCaStateStore(initial());
+    await expect(
+      store.update((state) => {
+        state.crlNumber = 99;
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect((await store.read()).crlNumber).toBe(0);
+    await store.update((state) => {
+      state.crlNumber = 1;
+    });
+    expect((await store.read()).crlNumber).toBe(1);
+  });
+
+  it("file: two stores on one file lose no update under concurrency, and the file is 0600", async () => {
+    const dir = await scratch();
+    const path = join(dir, "state.json");
+    const a = new FileCaStateStore(path, join(dir, "lock"));
+    const b = new FileCaStateStore(path, join(dir, "lock"));
+    await a.initialise(initial());
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? a : b).update(async (state) => {
+          const seen = state.crlNumber;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          state.crlNumber = seen + 1;
+        }),
+      ),
+    );
+    expect((await a.read()).crlNumber).toBe(20);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it("file: refuses a document of another format", async () => {
+    const dir = await scratch();
+    const path = join(dir, "state.json");
+    await writeFile(path, JSON.stringify({ format: "something-else/9" }));
+    const error = await new FileCaStateStore(path, join(dir, "lock")).read().catch((err: unknown) => err);
+    expect(isCardwrightError(error, "CONFIG_INVALID")).toBe(true);
+  });
+});
+
+describe("directory lock", () => {
+  it("times out with CA_UNAVAILABLE while another holder keeps it", async () => {
+    const lock = join(await scratch(), "lock");
+    await writeFile(lock, "12345\n");
+    const error = await withDirectoryLock(lock, async () => 1, { timeoutMs: 50 }).catch((err: unknown) => err);
+    expect(isCardwrightError(error, "CA_UNAVAILABLE")).toBe(true);
+  });
+
+  it("breaks a stale lock and releases its own", async () => {
+    const lock = join(await scratch(), "lock");
+    await writeFile(lock, "12345\n");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await withDirectoryLock(lock, async () => 7, { timeoutMs: 1000, staleMs: 10 })).toBe(7);
+    await expect(stat(lock)).rejects.toThrow();
+  });
+});

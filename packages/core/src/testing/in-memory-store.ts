@@ -1,0 +1,419 @@
+/**
+ * An in-memory {@link Store} with the same observable behaviour as the SQL stores: records are
+ * copied through JSON on every read and write (what a JSONB column does, so tests catch values
+ * that would not survive a real store), `update` checks the version, and `transaction` commits
+ * all of its writes or none.
+ */
+import type { AuditEvent } from "../domain/audit.js";
+import type { CardRecord, CertificateRecord, OperationRecord, RequestRecord, Versioned } from "../domain/card.js";
+import { CardwrightError, StoreConflictError } from "../errors.js";
+import type { Clock } from "../ports/runtime.js";
+import type {
+  AuditRepository,
+  CardQuery,
+  CardRepository,
+  CertificateQuery,
+  CertificateRepository,
+  NewRecord,
+  OperationRepository,
+  RequestRepository,
+  Store,
+} from "../ports/store.js";
+
+type Row = Versioned & { id: string };
+
+interface Tables {
+  cards: Map<string, CardRecord>;
+  certificates: Map<string, CertificateRecord>;
+  requests: Map<string, RequestRecord>;
+  operations: Map<string, OperationRecord>;
+  /** Keyed by `seq`. */
+  audit: Map<number, AuditEvent>;
+}
+
+type RecordTable = Exclude<keyof Tables, "audit">;
+
+/** How a repository reaches the tables: committed state, or a transaction's working copy. */
+interface Access {
+  read(): Tables;
+  write<T>(fn: (tables: Tables) => T): Promise<T>;
+}
+
+/** Options for {@link InMemoryStore}. */
+export interface InMemoryStoreOptions {
+  /** Source of `createdAt`/`updatedAt`; the system clock by default. */
+  clock?: Clock;
+}
+
+/** Serialises writers. Waiters run in arrival order. */
+class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+function emptyTables(): Tables {
+  return { cards: new Map(), certificates: new Map(), requests: new Map(), operations: new Map(), audit: new Map() };
+}
+
+/** Copy-on-write: records are never mutated in place, so copying the maps is enough. */
+function cloneTables(t: Tables): Tables {
+  return {
+    cards: new Map(t.cards),
+    certificates: new Map(t.certificates),
+    requests: new Map(t.requests),
+    operations: new Map(t.operations),
+    audit: new Map(t.audit),
+  };
+}
+
+/**
+ * A JSON round trip, so values behave exactly as they would after a JSONB column — including
+ * refusing NUL characters, which PostgreSQL text and `jsonb` cannot store.
+ */
+function jsonCopy<T>(value: T, what: string): T {
+  let nul = false;
+  let json: string;
+  try {
+    json = JSON.stringify(value, (key, v: unknown) => {
+      if (key.includes("\0") || (typeof v === "string" && v.includes("\0"))) nul = true;
+      return v;
+    });
+  } catch (err) {
+    throw new CardwrightError("STORE_FAILURE", `${what} record is not JSON-serialisable`, {
+      details: { recordKind: what },
+      cause: err,
+    });
+  }
+  if (nul) {
+    throw new CardwrightError("STORE_FAILURE", `${what} record holds a NUL character, which PostgreSQL cannot store`, {
+      details: { recordKind: what },
+    });
+  }
+  return JSON.parse(json) as T;
+}
+
+function requireId(id: unknown, kind: string): string {
+  if (typeof id !== "string" || id.length === 0) {
+    throw new CardwrightError("STORE_FAILURE", `${kind} record needs a non-empty string id`, {
+      details: { recordKind: kind },
+    });
+  }
+  return id;
+}
+
+function requireInstant(value: string, field: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw new CardwrightError("STORE_FAILURE", `${field} is not an ISO 8601 instant`, { details: { field } });
+  }
+  return ms;
+}
+
+function requireLimit(limit: number | undefined): number {
+  if (limit === undefined) return Number.POSITIVE_INFINITY;
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new CardwrightError("STORE_FAILURE", "limit must be a non-negative integer", { details: { limit } });
+  }
+  return limit;
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `ORDER BY created_at, id` — ISO strings from one clock sort as instants. */
+function byCreation(a: Row, b: Row): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return compareIds(a.id, b.id);
+}
+
+/** `ORDER BY not_after, id`, for certificates that all have a `notAfter`. */
+function bySoonestExpiry(a: CertificateRecord, b: CertificateRecord): number {
+  return Date.parse(a.notAfter ?? "") - Date.parse(b.notAfter ?? "") || compareIds(a.id, b.id);
+}
+
+/** Drops the fields the store owns, whatever the caller passed. */
+function withoutVersioned<T extends Row>(record: T | NewRecord<T>): Omit<T, keyof Versioned> {
+  const copy = { ...record } as Partial<T>;
+  delete copy.version;
+  delete copy.createdAt;
+  delete copy.updatedAt;
+  return copy as Omit<T, keyof Versioned>;
+}
+
+class MemoryRepository<T extends Row> {
+  constructor(
+    protected readonly kind: string,
+    private readonly table: RecordTable,
+    protected readonly access: Access,
+    private readonly clock: Clock,
+  ) {}
+
+  protected rows(): Map<string, T> {
+    return this.access.read()[this.table] as unknown as Map<string, T>;
+  }
+
+  protected query(
+    filter: (row: T) => boolean,
+    limit: number | undefined,
+    order: (a: T, b: T) => number = byCreation,
+  ): T[] {
+    const max = requireLimit(limit);
+    return [...this.rows().values()]
+      .filter(filter)
+      .sort(order)
+      .slice(0, max)
+      .map((row) => jsonCopy(row, this.kind));
+  }
+
+  /** Checks a record can be stored; subclasses add column-level checks the SQL store also makes. */
+  protected validate(_record: Omit<T, keyof Versioned>): void {}
+
+  async get(id: string): Promise<T | null> {
+    const row = this.rows().get(id);
+    return row === undefined ? null : jsonCopy(row, this.kind);
+  }
+
+  async create(record: NewRecord<T>): Promise<T> {
+    const id = requireId((record as { id?: unknown }).id, this.kind);
+    const body = jsonCopy(withoutVersioned<T>(record), this.kind);
+    this.validate(body);
+    const now = this.clock.now().toISOString();
+    const stored = { ...body, version: 1, createdAt: now, updatedAt: now } as T;
+    await this.access.write((t) => {
+      const rows = t[this.table] as unknown as Map<string, T>;
+      if (rows.has(id)) {
+        throw new CardwrightError("STORE_DUPLICATE", `${this.kind} ${id} already exists; read it instead of creating`, {
+          details: { recordKind: this.kind, recordId: id },
+        });
+      }
+      rows.set(id, stored);
+    });
+    return jsonCopy(stored, this.kind);
+  }
+
+  async update(record: T): Promise<T> {
+    const id = requireId(record.id, this.kind);
+    const body = jsonCopy(withoutVersioned<T>(record), this.kind);
+    this.validate(body);
+    const now = this.clock.now().toISOString();
+    const stored = await this.access.write((t) => {
+      const rows = t[this.table] as unknown as Map<string, T>;
+      const current = rows.get(id);
+      if (current === undefined) {
+        throw new CardwrightError("STORE_NOT_FOUND", `${this.kind} ${id} does not exist; create it first`, {
+          details: { recordKind: this.kind, recordId: id },
+        });
+      }
+      if (current.version !== record.version) {
+        throw new StoreConflictError(this.kind, id, record.version, current.version);
+      }
+      const next = { ...body, version: current.version + 1, createdAt: current.createdAt, updatedAt: now } as T;
+      rows.set(id, next);
+      return next;
+    });
+    return jsonCopy(stored, this.kind);
+  }
+}
+
+class MemoryCards extends MemoryRepository<CardRecord> implements CardRepository {
+  async list(q: CardQuery = {}): Promise<CardRecord[]> {
+    return this.query(
+      (c) =>
+        (q.userId === undefined || c.userId === q.userId) &&
+        (q.deviceSerial === undefined || c.deviceSerial === q.deviceSerial) &&
+        (q.state === undefined || c.state === q.state),
+      q.limit,
+    );
+  }
+}
+
+class MemoryCertificates extends MemoryRepository<CertificateRecord> implements CertificateRepository {
+  protected override validate(record: Omit<CertificateRecord, keyof Versioned>): void {
+    if (record.notAfter !== undefined) requireInstant(record.notAfter, "notAfter");
+  }
+
+  async list(q: CertificateQuery = {}): Promise<CertificateRecord[]> {
+    const before = q.expiringBefore === undefined ? undefined : requireInstant(q.expiringBefore, "expiringBefore");
+    // Soonest expiry first when asking for expiring certificates, as the SQL store does.
+    const order = before === undefined ? byCreation : bySoonestExpiry;
+    return this.query(
+      (c) =>
+        (q.cardId === undefined || c.cardId === q.cardId) &&
+        (q.userId === undefined || c.userId === q.userId) &&
+        (q.status === undefined || c.status === q.status) &&
+        (before === undefined || (c.notAfter !== undefined && Date.parse(c.notAfter) < before)),
+      q.limit,
+      order,
+    );
+  }
+}
+
+class MemoryRequests extends MemoryRepository<RequestRecord> implements RequestRepository {
+  async listByOperation(operationId: string): Promise<RequestRecord[]> {
+    return this.query((r) => r.operationId === operationId, undefined);
+  }
+}
+
+class MemoryOperations extends MemoryRepository<OperationRecord> implements OperationRepository {
+  async list(
+    q: { cardId?: string; status?: OperationRecord["status"]; limit?: number } = {},
+  ): Promise<OperationRecord[]> {
+    return this.query(
+      (o) => (q.cardId === undefined || o.cardId === q.cardId) && (q.status === undefined || o.status === q.status),
+      q.limit,
+    );
+  }
+}
+
+class MemoryAudit implements AuditRepository {
+  constructor(private readonly access: Access) {}
+
+  async append(event: AuditEvent): Promise<void> {
+    if (!Number.isSafeInteger(event.seq) || event.seq < 1) {
+      throw new CardwrightError("STORE_FAILURE", "audit event seq must be a positive integer", {
+        details: { recordKind: "audit event" },
+      });
+    }
+    const id = requireId(event.id, "audit event");
+    requireInstant(event.at, "at");
+    const stored = jsonCopy(event, "audit event");
+    await this.access.write((t) => {
+      if (t.audit.has(event.seq)) {
+        throw new CardwrightError(
+          "STORE_CONFLICT",
+          `audit seq ${event.seq} is already taken; re-read the last event and retry`,
+          { details: { recordKind: "audit event", recordId: id, seq: event.seq } },
+        );
+      }
+      for (const existing of t.audit.values()) {
+        if (existing.id === id) {
+          throw new CardwrightError("STORE_DUPLICATE", `audit event ${id} already exists`, {
+            details: { recordKind: "audit event", recordId: id },
+          });
+        }
+      }
+      t.audit.set(event.seq, stored);
+    });
+  }
+
+  async last(): Promise<AuditEvent | null> {
+    let newest: AuditEvent | undefined;
+    for (const e of this.access.read().audit.values()) if (newest === undefined || e.seq > newest.seq) newest = e;
+    return newest === undefined ? null : jsonCopy(newest, "audit event");
+  }
+
+  async list(q: { fromSeq?: number; cardId?: string; limit?: number } = {}): Promise<AuditEvent[]> {
+    const max = requireLimit(q.limit);
+    return [...this.access.read().audit.values()]
+      .filter(
+        (e) => (q.fromSeq === undefined || e.seq >= q.fromSeq) && (q.cardId === undefined || e.cardId === q.cardId),
+      )
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, max)
+      .map((e) => jsonCopy(e, "audit event"));
+  }
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+/** The repositories over one {@link Access}. */
+class MemoryView {
+  readonly cards: CardRepository;
+  readonly certificates: CertificateRepository;
+  readonly requests: RequestRepository;
+  readonly operations: OperationRepository;
+  readonly audit: AuditRepository;
+
+  constructor(access: Access, clock: Clock) {
+    this.cards = new MemoryCards("card", "cards", access, clock);
+    this.certificates = new MemoryCertificates("certificate", "certificates", access, clock);
+    this.requests = new MemoryRequests("request", "requests", access, clock);
+    this.operations = new MemoryOperations("operation", "operations", access, clock);
+    this.audit = new MemoryAudit(access);
+  }
+}
+
+/** The store a transaction callback receives; nested `transaction` calls run in it. */
+class MemoryTransaction extends MemoryView implements Store {
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+
+  async close(): Promise<void> {
+    throw new CardwrightError("STORE_FAILURE", "close the store, not a transaction");
+  }
+}
+
+/**
+ * In-memory {@link Store} for tests and examples. Concurrent transactions run one at a time;
+ * a transaction works on a copy of the tables that replaces them only when its callback resolves.
+ *
+ * Inside `transaction(fn)` use the `tx` argument: a write through the outer store waits for the
+ * transaction to end, as it would on a single-connection SQL store, and so never completes.
+ */
+export class InMemoryStore extends MemoryView implements Store {
+  #tables: Tables = emptyTables();
+  #closed = false;
+  readonly #mutex = new Mutex();
+  readonly #clock: Clock;
+
+  /** An empty store. */
+  constructor(options: InMemoryStoreOptions = {}) {
+    const clock = options.clock ?? systemClock;
+    super(
+      {
+        read: () => this.#open().#tables,
+        write: (fn) => this.#mutex.run(async () => fn(this.#open().#tables)),
+      },
+      clock,
+    );
+    this.#clock = clock;
+  }
+
+  #open(): this {
+    if (this.#closed) throw new CardwrightError("STORE_FAILURE", "the store is closed; open a new one");
+    return this;
+  }
+
+  /**
+   * Runs `fn` atomically.
+   * @throws whatever `fn` throws, after discarding every write it made.
+   */
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.#mutex.run(async () => {
+      const working = cloneTables(this.#open().#tables);
+      let finished = false;
+      const live = (): Tables => {
+        if (finished) throw new CardwrightError("STORE_FAILURE", "the transaction has already ended; use the store");
+        return working;
+      };
+      const tx = new MemoryTransaction({ read: live, write: async (apply) => apply(live()) }, this.#clock);
+      try {
+        const result = await fn(tx);
+        this.#open().#tables = working;
+        return result;
+      } finally {
+        finished = true;
+      }
+    });
+  }
+
+  /** Drops nothing but refuses further calls with `STORE_FAILURE`, like a closed SQL store. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}

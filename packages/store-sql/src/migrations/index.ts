@@ -1,0 +1,6 @@
+/** Every schema migration, oldest first. Append new ones; never edit one that has shipped. */
+import { initialSchema } from "./0001-initial.js";
+import type { Migration } from "./migration.js";
+
+/** All migrations in the order they apply. */
+export const migrations: readonly Migration[] = [initialSchema];
