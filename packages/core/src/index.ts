@@ -1,9 +1,36 @@
 // Public API of @cardwright/core. Explicit named exports only.
 
+export { canonicalJson } from "./audit/canonical-json.js";
+export type { HashChainAuditLogOptions } from "./audit/hash-chain-audit-log.js";
+export { auditEventHash, GENESIS_HASH, HashChainAuditLog } from "./audit/hash-chain-audit-log.js";
+// Facade
+export type {
+  CardwrightOptions,
+  DeviceDescription,
+  IssueCardOptions,
+  IssueResult,
+  PendingRequest,
+  ResumeOptions,
+} from "./cardwright.js";
+export { Cardwright, issueProgress } from "./cardwright.js";
 export type * from "./domain/audit.js";
 export type * from "./domain/card.js";
 export type * from "./domain/policy.js";
 export * from "./errors.js";
+// PKI
+export type { CertificateSummary } from "./pki/certificate.js";
+export { nameToString, parseCertificate, spkiEquals } from "./pki/certificate.js";
+export type { CsrInput, CsrSigner } from "./pki/csr.js";
+export { buildCsr, csrPublicKey, encodeName, signatureHash, UPN_OID } from "./pki/csr.js";
+export type { DnAttribute, Rdn } from "./pki/distinguished-name.js";
+export { DN_ATTRIBUTE_OIDS, formatDn, parseDn } from "./pki/distinguished-name.js";
+// Policy engine
+export type { RenderedSan, TemplateSite } from "./policy/attribute-template.js";
+export { escapeDnValue, renderSan, renderSubject, renderTemplate, userAttribute } from "./policy/attribute-template.js";
+export { EKU_OIDS, ekuOid, isDottedOid } from "./policy/extended-key-usage.js";
+export { generatePin, generatePuk, PIN_CLASSES, PIV_PUK_LENGTH, uniformInt, validatePin } from "./policy/pin-policy.js";
+export { audienceMatches, checkDeviceCapabilities, PolicyEngine, selectTemplates } from "./policy/policy-engine.js";
+export { KEY_ALGORITHMS, KEY_USAGES, PIV_KEY_SLOTS, validatePolicy } from "./policy/policy-validation.js";
 export type * from "./ports/audit-log.js";
 export type * from "./ports/certificate-authority.js";
 export type * from "./ports/device.js";
@@ -12,3 +39,39 @@ export type * from "./ports/notifier.js";
 export type * from "./ports/runtime.js";
 export type * from "./ports/secret-vault.js";
 export type * from "./ports/store.js";
+// Runtime defaults
+export { systemClock } from "./runtime/clock.js";
+export { cryptoRandom } from "./runtime/crypto-random.js";
+export type { ConsoleLoggerOptions } from "./runtime/logger.js";
+export { consoleLogger, redactSecrets, silentLogger } from "./runtime/logger.js";
+// Secrets and audit
+export type { AesGcmSecretVaultOptions } from "./vault/aes-gcm-vault.js";
+export { AesGcmSecretVault } from "./vault/aes-gcm-vault.js";
+export { DeviceSession, MANAGEMENT_KEY_BYTES, secretContext } from "./workflows/device-session.js";
+// Workflows
+export type {
+  CardStepInput,
+  IssueContext,
+  IssueEvent,
+  IssueInput,
+  PollOutput,
+  ResolvePolicyOutput,
+  RollbackOutput,
+  SubmitOutput,
+  TemplatePlan,
+  TemplateStatus,
+  TemplateStepInput,
+  TemplatesStepInput,
+} from "./workflows/issue-machine.js";
+export {
+  ISSUE_MACHINE_ID,
+  ISSUE_MACHINE_VERSION,
+  ISSUE_REST_STATES,
+  ISSUE_STEPS,
+  issueMachine,
+  serializeStepError,
+} from "./workflows/issue-machine.js";
+export type { IssueDependencies } from "./workflows/issue-steps.js";
+export { IssueSteps, issueActors } from "./workflows/issue-steps.js";
+export type { ProgressEvent, RunOptions, RunOutcome } from "./workflows/operation-runner.js";
+export { runOperation } from "./workflows/operation-runner.js";

@@ -1,5 +1,6 @@
 /** The `AuditLog` port: append-only, hash-chained events. */
 import type { AuditEvent, AuditEventInput } from "../domain/audit.js";
+import type { Store } from "./store.js";
 
 /** Result of checking the chain. */
 export interface AuditVerification {
@@ -13,7 +14,11 @@ export interface AuditVerification {
 
 /** Who did what to which card, when, why. */
 export interface AuditLog {
-  append(event: AuditEventInput): Promise<AuditEvent>;
+  /**
+   * Append an event. When `tx` is given (the store a `store.transaction` callback received), the
+   * event must be written through it, so it lands atomically with the change it records.
+   */
+  append(event: AuditEventInput, tx?: Store): Promise<AuditEvent>;
   /** Recompute every hash and check the links. */
   verify(): Promise<AuditVerification>;
 }

@@ -1,0 +1,128 @@
+/**
+ * The default {@link AuditLog}: append-only events over `Store.audit`, each linked to the one
+ * before by `hash = SHA-256(prevHash ‖ canonicalJson(event without hash))`, so rewriting or
+ * deleting any event breaks every hash after it. Concurrent appenders race for the next `seq`;
+ * the store's uniqueness on `seq` makes the loser retry against the new head.
+ */
+import { createHash } from "node:crypto";
+import type { AuditEvent, AuditEventInput } from "../domain/audit.js";
+import { CardwrightError, isCardwrightError } from "../errors.js";
+import type { AuditLog, AuditVerification } from "../ports/audit-log.js";
+import type { Clock, Random } from "../ports/runtime.js";
+import type { Store } from "../ports/store.js";
+import { systemClock } from "../runtime/clock.js";
+import { cryptoRandom } from "../runtime/crypto-random.js";
+import { canonicalJson } from "./canonical-json.js";
+
+/** `prevHash` of the first event. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** Hash of an event: SHA-256 hex over `prevHash` followed by the canonical JSON of the event without `hash`. */
+export function auditEventHash(event: Omit<AuditEvent, "hash">): string {
+  const { hash: _ignored, ...rest } = event as AuditEvent;
+  return createHash("sha256").update(event.prevHash, "utf8").update(canonicalJson(rest), "utf8").digest("hex");
+}
+
+/** Options for {@link HashChainAuditLog}. */
+export interface HashChainAuditLogOptions {
+  clock?: Clock;
+  random?: Random;
+  /** Attempts when concurrent appenders take the same `seq`; default 50. */
+  maxAttempts?: number;
+}
+
+/** Hash-chained audit log over a {@link Store}. */
+export class HashChainAuditLog implements AuditLog {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #maxAttempts: number;
+
+  constructor(store: Store, options: HashChainAuditLogOptions = {}) {
+    this.#store = store;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? cryptoRandom;
+    this.#maxAttempts = options.maxAttempts ?? 50;
+  }
+
+  /**
+   * Append an event after the current head. Pass `tx` to append inside a
+   * `store.transaction` so the event lands atomically with the change it records.
+   * @throws CardwrightError `STORE_CONFLICT` when the head kept moving for `maxAttempts` tries;
+   * store errors otherwise.
+   */
+  async append(input: AuditEventInput, tx?: Store): Promise<AuditEvent> {
+    const store = tx ?? this.#store;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      const head = await store.audit.last();
+      const unhashed: Omit<AuditEvent, "hash"> = {
+        ...stripUndefined(input),
+        seq: (head?.seq ?? 0) + 1,
+        id: this.#random.uuid(),
+        at: this.#clock.now().toISOString(),
+        prevHash: head?.hash ?? GENESIS_HASH,
+      };
+      const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+      try {
+        await store.audit.append(event);
+        return event;
+      } catch (err) {
+        // Inside a transaction a conflict cannot resolve by retrying: let the transaction fail.
+        if (!isCardwrightError(err, "STORE_CONFLICT") || tx !== undefined) throw err;
+        lastError = err;
+        // Jittered backoff so a crowd of appenders spreads out instead of colliding again.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+      }
+    }
+    throw new CardwrightError(
+      "STORE_CONFLICT",
+      `appending audit event: head kept moving after ${this.#maxAttempts} attempts`,
+      {
+        details: { recordKind: "audit" },
+        cause: lastError,
+      },
+    );
+  }
+
+  /** Recompute every hash and link from the first event; report the first broken `seq`. */
+  async verify(): Promise<AuditVerification> {
+    const pageSize = 500;
+    let prevHash = GENESIS_HASH;
+    let expectedSeq = 1;
+    let count = 0;
+    for (;;) {
+      const page = await this.#store.audit.list({ fromSeq: expectedSeq, limit: pageSize });
+      for (const event of page) {
+        if (event.seq !== expectedSeq) {
+          return {
+            ok: false,
+            count,
+            brokenAt: expectedSeq,
+            reason: `event ${expectedSeq} is missing (found ${event.seq})`,
+          };
+        }
+        if (event.prevHash !== prevHash) {
+          return {
+            ok: false,
+            count,
+            brokenAt: event.seq,
+            reason: `event ${event.seq} does not link to event ${event.seq - 1}`,
+          };
+        }
+        const { hash, ...rest } = event;
+        if (auditEventHash(rest) !== hash) {
+          return { ok: false, count, brokenAt: event.seq, reason: `event ${event.seq} was altered (hash mismatch)` };
+        }
+        prevHash = hash;
+        expectedSeq++;
+        count++;
+      }
+      if (page.length < pageSize) return { ok: true, count };
+    }
+  }
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

@@ -1,0 +1,521 @@
+/**
+ * The `Cardwright` facade: what an embedding application calls. It wires the ports into the
+ * workflows, persists every operation, and can resume a pending one in a new process from the
+ * store alone (plus the vault's KEK, the CAs and the policies).
+ */
+
+import { HashChainAuditLog } from "./audit/hash-chain-audit-log.js";
+import type { AuditEvent } from "./domain/audit.js";
+import type { CardRecord, CardState, CertificateRecord, OperationRecord } from "./domain/card.js";
+import type { Policy } from "./domain/policy.js";
+import { CardwrightError, isCardwrightError, type SerializedError } from "./errors.js";
+import { PolicyEngine } from "./policy/policy-engine.js";
+import type { AuditLog, AuditVerification } from "./ports/audit-log.js";
+import type { CertificateAuthority } from "./ports/certificate-authority.js";
+import type { Device, DeviceIdentity } from "./ports/device.js";
+import type { Directory } from "./ports/directory.js";
+import type { Notifier } from "./ports/notifier.js";
+import type { Clock, Logger, Random } from "./ports/runtime.js";
+import type { SecretVault } from "./ports/secret-vault.js";
+import type { CardQuery, CertificateQuery, Store } from "./ports/store.js";
+import { systemClock } from "./runtime/clock.js";
+import { cryptoRandom } from "./runtime/crypto-random.js";
+import { silentLogger } from "./runtime/logger.js";
+import { DeviceSession } from "./workflows/device-session.js";
+import {
+  ISSUE_MACHINE_ID,
+  ISSUE_MACHINE_VERSION,
+  ISSUE_REST_STATES,
+  ISSUE_STEPS,
+  type IssueContext,
+  type IssueInput,
+  issueMachine,
+} from "./workflows/issue-machine.js";
+import { IssueSteps, issueActors } from "./workflows/issue-steps.js";
+import { type ProgressEvent, runOperation } from "./workflows/operation-runner.js";
+
+/** Configuration of a {@link Cardwright} instance. */
+export interface CardwrightOptions {
+  store: Store;
+  vault: SecretVault;
+  directory: Directory;
+  certificateAuthorities: readonly CertificateAuthority[];
+  policies: readonly Policy[];
+  notifier?: Notifier;
+  /** Defaults to a {@link HashChainAuditLog} over `store`. */
+  auditLog?: AuditLog;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+}
+
+/** A device to register, when no open {@link Device} is at hand. */
+export type DeviceDescription = Pick<DeviceIdentity, "serial" | "type" | "model">;
+
+/** A request still waiting at a CA. */
+export interface PendingRequest {
+  templateId: string;
+  caId: string;
+  /** Our request id. */
+  requestId: string;
+  caRequestId?: string;
+}
+
+/** Outcome of {@link Cardwright.issueCard} and {@link Cardwright.resumeOperation}. */
+export type IssueResult =
+  | {
+      status: "active";
+      card: CardRecord;
+      certificates: CertificateRecord[];
+      /** The random PIN, shown once: only here and in the Notifier's `pin` notification. */
+      pin?: string;
+    }
+  | { status: "pending"; card: CardRecord; operationId: string; pendingRequests: PendingRequest[] };
+
+/** Options of {@link Cardwright.issueCard}. */
+export interface IssueCardOptions {
+  userId: string;
+  device: Device;
+  /** Operator, user or agent starting the issue (recorded in the audit log). */
+  actor: string;
+  /** Optional certificate templates of the policy to issue as well. */
+  optionalTemplates?: readonly string[];
+  /** The user's chosen PIN, when the policy does not generate one. Never stored. */
+  pin?: string;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** Options of {@link Cardwright.resumeOperation}. */
+export interface ResumeOptions {
+  device: Device;
+  actor: string;
+  pin?: string;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+const ISSUABLE: readonly CardState[] = ["registered", "bound"];
+const TEMPLATE_STEPS = new Set(["generateKey", "buildCsr", "submitRequest"]);
+
+/** The cardwright SDK facade. */
+export class Cardwright {
+  readonly #store: Store;
+  readonly #vault: SecretVault;
+  readonly #directory: Directory;
+  readonly #cas: ReadonlyMap<string, CertificateAuthority>;
+  readonly #policies: PolicyEngine;
+  readonly #notifier: Notifier | undefined;
+  readonly #audit: AuditLog;
+  readonly #random: Random;
+  readonly #logger: Logger;
+
+  /**
+   * @throws PolicyError `POLICY_INVALID` for an invalid policy; CardwrightError `CONFIG_INVALID`
+   * when two CAs share an id or a policy names a CA that is not configured.
+   */
+  constructor(options: CardwrightOptions) {
+    this.#store = options.store;
+    this.#vault = options.vault;
+    this.#directory = options.directory;
+    const cas = new Map<string, CertificateAuthority>();
+    for (const ca of options.certificateAuthorities) {
+      if (cas.has(ca.id))
+        throw new CardwrightError("CONFIG_INVALID", `two certificate authorities have id ${ca.id}`, {
+          details: { caId: ca.id },
+        });
+      cas.set(ca.id, ca);
+    }
+    this.#cas = cas;
+    this.#policies = new PolicyEngine(options.policies);
+    for (const p of options.policies) {
+      for (const t of p.certificates) {
+        if (!cas.has(t.caId)) {
+          throw new CardwrightError(
+            "CONFIG_INVALID",
+            `policy ${p.id} template ${t.id} names CA ${t.caId}, which is not configured`,
+            {
+              details: { policyId: p.id, templateId: t.id, caId: t.caId },
+            },
+          );
+        }
+      }
+    }
+    this.#notifier = options.notifier;
+    this.#random = options.random ?? cryptoRandom;
+    this.#logger = options.logger ?? silentLogger;
+    this.#audit =
+      options.auditLog ??
+      new HashChainAuditLog(options.store, { clock: options.clock ?? systemClock, random: this.#random });
+  }
+
+  /** The policy engine over the configured policies. */
+  get policies(): PolicyEngine {
+    return this.#policies;
+  }
+
+  /**
+   * Make a card known (state `registered`).
+   * @throws CardwrightError `STORE_DUPLICATE` when a card with this serial is already registered.
+   */
+  async registerCard(device: Device | DeviceDescription, options: { actor?: string } = {}): Promise<CardRecord> {
+    const identity = "identity" in device ? device.identity : device;
+    return this.#store.transaction(async (tx) => {
+      // Checked inside the transaction so two concurrent registrations cannot both pass.
+      const existing = await tx.cards.list({ deviceSerial: identity.serial, limit: 1 });
+      if (existing.length > 0) {
+        throw new CardwrightError(
+          "STORE_DUPLICATE",
+          `a card with serial ${identity.serial} is already registered as ${existing[0]!.id}`,
+          {
+            details: { recordKind: "card", recordId: existing[0]!.id, deviceSerial: identity.serial },
+          },
+        );
+      }
+      const card = await tx.cards.create({
+        id: this.#random.uuid(),
+        deviceSerial: identity.serial,
+        deviceType: identity.type,
+        deviceModel: identity.model,
+        state: "registered",
+      });
+      await this.#audit.append(
+        {
+          actor: options.actor ?? "system",
+          action: "card.registered",
+          cardId: card.id,
+          details: { deviceSerial: identity.serial, deviceType: identity.type },
+        },
+        tx,
+      );
+      return card;
+    });
+  }
+
+  /**
+   * Assign a registered card to a user (state `bound`), e.g. for self-enrolment.
+   * @throws CardwrightError `STORE_NOT_FOUND`, `USER_NOT_FOUND`, `CARD_STATE` (not `registered`),
+   * `STORE_CONFLICT` when the card changed meanwhile.
+   */
+  async bindCard(cardId: string, userId: string, options: { actor?: string } = {}): Promise<CardRecord> {
+    if ((await this.#directory.getUser(userId)) === null) {
+      throw new CardwrightError("USER_NOT_FOUND", `the directory has no user ${userId}`, { details: { userId } });
+    }
+    const card = await this.#requireCard(cardId);
+    if (card.state !== "registered") {
+      throw new CardwrightError("CARD_STATE", `card ${cardId} is ${card.state}; only a registered card can be bound`, {
+        details: { cardId, state: card.state },
+      });
+    }
+    return this.#store.transaction(async (tx) => {
+      const next = await tx.cards.update({ ...card, state: "bound", userId });
+      await this.#audit.append(
+        {
+          actor: options.actor ?? "system",
+          action: "card.state",
+          cardId,
+          userId,
+          details: { from: "registered", to: "bound" },
+        },
+        tx,
+      );
+      return next;
+    });
+  }
+
+  /**
+   * Issue a card to a user under the policy that applies to them: keys generated on the card,
+   * certificates from the CAs, random admin key and PINs. Registers the card if it is unknown.
+   * Returns `active` with the certificates (and the random PIN, shown once), or `pending` when a
+   * CA holds a request for approval — then call {@link resumeOperation} later.
+   * @throws CardwrightError `CARD_STATE` for a card that cannot be issued now (or is bound to
+   * someone else); `WORKFLOW_STATE` when another operation holds the card; `STORE_CONFLICT` when
+   * another operator changed it concurrently; `POLICY_*`, `DEVICE_*`, `CA_REJECTED`,
+   * `APDU_CARD_REMOVED`, `PIV_*` from the workflow — after the failure rule was applied (issued
+   * certificates revoked, card back in its previous state).
+   */
+  async issueCard(options: IssueCardOptions): Promise<IssueResult> {
+    const identity = options.device.identity;
+    let card = (await this.#store.cards.list({ deviceSerial: identity.serial, limit: 1 }))[0];
+    card ??= await this.registerCard(options.device, { actor: options.actor }).catch(async (err: unknown) => {
+      // Registered concurrently by someone else: use their record.
+      const raced = isCardwrightError(err, "STORE_DUPLICATE")
+        ? (await this.#store.cards.list({ deviceSerial: identity.serial, limit: 1 }))[0]
+        : undefined;
+      if (raced === undefined) throw err;
+      return raced;
+    });
+    if (card.pendingOperationId !== undefined) {
+      throw new CardwrightError(
+        "WORKFLOW_STATE",
+        `card ${card.id} is held by operation ${card.pendingOperationId}; resume or finish it first`,
+        {
+          details: { cardId: card.id, operationId: card.pendingOperationId },
+        },
+      );
+    }
+    if (!ISSUABLE.includes(card.state)) {
+      throw new CardwrightError(
+        "CARD_STATE",
+        `card ${card.id} is ${card.state}; only registered or bound cards can be issued`,
+        {
+          details: { cardId: card.id, state: card.state },
+        },
+      );
+    }
+    if (card.state === "bound" && card.userId !== options.userId) {
+      throw new CardwrightError("CARD_STATE", `card ${card.id} is bound to another user`, {
+        details: { cardId: card.id, userId: options.userId },
+      });
+    }
+    const operationId = this.#random.uuid();
+    const input: IssueInput = {
+      operationId,
+      cardId: card.id,
+      userId: options.userId,
+      actor: options.actor,
+      deviceSerial: identity.serial,
+      optionalTemplates: options.optionalTemplates ?? [],
+      previousCardState: card.state,
+    };
+    const start = card;
+    const operation = await this.#store.transaction(async (tx) => {
+      // Optimistic concurrency: `start.version` was read before the transaction, so a second
+      // operator who read the same version loses here with STORE_CONFLICT.
+      await tx.cards.update({ ...start, state: "issuing", userId: options.userId, pendingOperationId: operationId });
+      const op = await tx.operations.create({
+        id: operationId,
+        kind: "issue",
+        cardId: start.id,
+        userId: options.userId,
+        machineId: ISSUE_MACHINE_ID,
+        machineVersion: ISSUE_MACHINE_VERSION,
+        status: "running",
+        snapshot: null,
+        actor: options.actor,
+      });
+      await this.#audit.append(
+        {
+          actor: options.actor,
+          action: "card.state",
+          cardId: start.id,
+          userId: options.userId,
+          operationId,
+          details: { from: start.state, to: "issuing" },
+        },
+        tx,
+      );
+      return op;
+    });
+    const session = new DeviceSession(options.device, this.#vault, options.pin);
+    return this.#runIssue(session, operation, { input }, options.onProgress);
+  }
+
+  /**
+   * Continue a pending or interrupted issue ("continue card issue"), possibly in a new process:
+   * restores the persisted snapshot, checks the card in the reader is the operation's card, asks
+   * the CA again, and finishes (or stays pending).
+   * @throws CardwrightError `STORE_NOT_FOUND` (no such operation), `WORKFLOW_VERSION` (the
+   * snapshot belongs to another machine version), `WORKFLOW_STATE` (already finished),
+   * `DEVICE_MISMATCH` (another card in the reader); workflow errors as for {@link issueCard}.
+   */
+  async resumeOperation(operationId: string, options: ResumeOptions): Promise<IssueResult> {
+    const operation = await this.#store.operations.get(operationId);
+    if (operation === null) {
+      throw new CardwrightError("STORE_NOT_FOUND", `operation ${operationId} does not exist`, {
+        details: { recordKind: "operation", recordId: operationId },
+      });
+    }
+    if (operation.machineId !== ISSUE_MACHINE_ID) {
+      throw new CardwrightError(
+        "WORKFLOW_STATE",
+        `operation ${operationId} is a ${operation.machineId} operation; only issue can be resumed here`,
+        {
+          details: { operationId, machineId: operation.machineId },
+        },
+      );
+    }
+    if (operation.machineVersion !== ISSUE_MACHINE_VERSION) {
+      throw new CardwrightError(
+        "WORKFLOW_VERSION",
+        `operation ${operationId} was saved by issue machine version ${operation.machineVersion}; this SDK runs version ${ISSUE_MACHINE_VERSION}`,
+        { details: { operationId, savedVersion: operation.machineVersion, machineVersion: ISSUE_MACHINE_VERSION } },
+      );
+    }
+    if (operation.status === "completed" || operation.status === "failed" || operation.snapshot === null) {
+      throw new CardwrightError(
+        "WORKFLOW_STATE",
+        `operation ${operationId} is ${operation.status}; there is nothing to resume`,
+        {
+          details: { operationId, status: operation.status },
+        },
+      );
+    }
+    const card = await this.#requireCard(operation.cardId);
+    if (options.device.identity.serial !== card.deviceSerial) {
+      throw new CardwrightError(
+        "DEVICE_MISMATCH",
+        `operation ${operationId} is for card serial ${card.deviceSerial}, but the reader holds serial ${options.device.identity.serial}`,
+        {
+          details: {
+            operationId,
+            cardId: card.id,
+            deviceSerial: options.device.identity.serial,
+            expectedSerial: card.deviceSerial,
+          },
+        },
+      );
+    }
+    await this.#audit.append({
+      actor: options.actor,
+      action: "operation.resumed",
+      cardId: card.id,
+      userId: operation.userId,
+      operationId,
+    });
+    const resting = ISSUE_REST_STATES.includes(
+      (operation.snapshot as { value?: unknown }).value as (typeof ISSUE_REST_STATES)[number],
+    );
+    const session = new DeviceSession(options.device, this.#vault, options.pin);
+    return this.#runIssue(
+      session,
+      operation,
+      { snapshot: operation.snapshot, ...(resting ? { event: { type: "RESUME" } } : {}) },
+      options.onProgress,
+    );
+  }
+
+  async #runIssue(
+    session: DeviceSession,
+    operation: OperationRecord,
+    start: { input: IssueInput } | { snapshot: unknown; event?: { type: string } },
+    onProgress?: (event: ProgressEvent) => void,
+  ): Promise<IssueResult> {
+    const steps = new IssueSteps(
+      {
+        store: this.#store,
+        vault: this.#vault,
+        directory: this.#directory,
+        certificateAuthorities: this.#cas,
+        policies: this.#policies,
+        auditLog: this.#audit,
+        random: this.#random,
+        logger: this.#logger,
+        ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+      },
+      session,
+    );
+    const outcome = await runOperation({
+      machine: issueMachine.provide({ actors: issueActors(steps) }),
+      store: this.#store,
+      operation,
+      ...start,
+      restStates: ISSUE_REST_STATES,
+      statusOf: (state, done) =>
+        done
+          ? state === "done"
+            ? "completed"
+            : "failed"
+          : (ISSUE_REST_STATES as readonly string[]).includes(state)
+            ? "pending"
+            : "running",
+      progressOf: issueProgress,
+      ...(onProgress === undefined ? {} : { onProgress }),
+    });
+    const context = outcome.context as IssueContext;
+    const card = await this.#requireCard(context.cardId);
+    if (outcome.state === "done") {
+      const certificates: CertificateRecord[] = [];
+      for (const t of context.templates) {
+        const cert = await this.#store.certificates.get(t.requestId);
+        if (cert !== null) certificates.push(cert);
+      }
+      return {
+        status: "active",
+        card,
+        certificates,
+        ...(session.generatedPin === undefined ? {} : { pin: session.generatedPin }),
+      };
+    }
+    if (outcome.state === "pending") {
+      return {
+        status: "pending",
+        card,
+        operationId: context.operationId,
+        pendingRequests: context.templates
+          .filter((t) => t.status === "pending")
+          .map((t) => ({
+            templateId: t.templateId,
+            caId: t.caId,
+            requestId: t.requestId,
+            ...(t.caRequestId === undefined ? {} : { caRequestId: t.caRequestId }),
+          })),
+      };
+    }
+    throw failure(context.error, context.operationId, outcome.state === "rollbackPending");
+  }
+
+  /** A card by id, or `null`. */
+  async getCard(id: string): Promise<CardRecord | null> {
+    return this.#store.cards.get(id);
+  }
+
+  /** Cards matching `query`. */
+  async listCards(query: CardQuery = {}): Promise<CardRecord[]> {
+    return this.#store.cards.list(query);
+  }
+
+  /** The certificate inventory matching `query`. */
+  async listCertificates(query: CertificateQuery = {}): Promise<CertificateRecord[]> {
+    return this.#store.certificates.list(query);
+  }
+
+  /** Operations (running, pending, completed, failed) matching `query`, in the store's order. */
+  async listOperations(
+    query: { cardId?: string; status?: OperationRecord["status"]; limit?: number } = {},
+  ): Promise<OperationRecord[]> {
+    return this.#store.operations.list(query);
+  }
+
+  /** Audit events from `fromSeq`, optionally for one card. */
+  async listAudit(query: { fromSeq?: number; cardId?: string; limit?: number } = {}): Promise<AuditEvent[]> {
+    return this.#store.audit.list(query);
+  }
+
+  /** Recompute the audit hash chain; reports the first broken event. */
+  async verifyAudit(): Promise<AuditVerification> {
+    return this.#audit.verify();
+  }
+
+  async #requireCard(cardId: string): Promise<CardRecord> {
+    const card = await this.#store.cards.get(cardId);
+    if (card === null) {
+      throw new CardwrightError("STORE_NOT_FOUND", `card ${cardId} does not exist`, {
+        details: { recordKind: "card", recordId: cardId, cardId },
+      });
+    }
+    return card;
+  }
+}
+
+/** Progress numbering for the issue machine's states. */
+export function issueProgress(state: string, context: unknown): Omit<ProgressEvent, "operationId" | "step"> {
+  const c = context as IssueContext;
+  if (TEMPLATE_STEPS.has(state)) {
+    const t = c.templates[c.index];
+    return { index: c.index + 1, total: c.templates.length, ...(t === undefined ? {} : { templateId: t.templateId }) };
+  }
+  const i = (ISSUE_STEPS as readonly string[]).indexOf(state);
+  return { index: i < 0 ? ISSUE_STEPS.length : i + 1, total: ISSUE_STEPS.length };
+}
+
+function failure(error: SerializedError | undefined, operationId: string, rollbackPending: boolean): CardwrightError {
+  if (error === undefined) {
+    return new CardwrightError("WORKFLOW_FAILED", `operation ${operationId} failed`, {
+      details: { operationId, rollbackPending },
+    });
+  }
+  const err = new CardwrightError(error.code, error.message, {
+    details: { ...error.details, operationId, ...(rollbackPending ? { rollbackPending } : {}) },
+  });
+  Object.defineProperty(err, "name", { value: error.name });
+  return err;
+}

@@ -1,0 +1,676 @@
+/**
+ * The implementations of the issue machine's steps: each calls the ports (device, CA, store,
+ * vault, directory) and is idempotent, because a run restored from a snapshot re-runs the step
+ * that was in flight. Secrets stay in the {@link DeviceSession} or wrapped on the card record.
+ */
+import { fromPromise } from "xstate";
+import type { AuditEventInput } from "../domain/audit.js";
+import type { CardRecord, CardState, CertificateRecord, RequestRecord } from "../domain/card.js";
+import type { CertificateTemplate, Policy } from "../domain/policy.js";
+import { CardwrightError, PolicyError } from "../errors.js";
+import { parseCertificate, spkiEquals } from "../pki/certificate.js";
+import { buildCsr, csrPublicKey } from "../pki/csr.js";
+import { renderSan, renderSubject } from "../policy/attribute-template.js";
+import { ekuOid } from "../policy/extended-key-usage.js";
+import { generatePin, generatePuk, validatePin } from "../policy/pin-policy.js";
+import { type PolicyEngine, selectTemplates } from "../policy/policy-engine.js";
+import type { AuditLog } from "../ports/audit-log.js";
+import type { CaResult, CertificateAuthority, CertificateProfile } from "../ports/certificate-authority.js";
+import type { AdminCredential } from "../ports/device.js";
+import type { Directory, DirectoryUser } from "../ports/directory.js";
+import type { Notification, Notifier } from "../ports/notifier.js";
+import type { Logger, Random } from "../ports/runtime.js";
+import type { SecretVault } from "../ports/secret-vault.js";
+import type { Store } from "../ports/store.js";
+import { credentialBytes, type DeviceSession, MANAGEMENT_KEY_BYTES, secretContext } from "./device-session.js";
+import type {
+  CardStepInput,
+  IssueInput,
+  issueMachine,
+  PollOutput,
+  ResolvePolicyOutput,
+  SubmitOutput,
+  TemplatePlan,
+  TemplateStepInput,
+  TemplatesStepInput,
+} from "./issue-machine.js";
+
+/** What the steps need, all injected. */
+export interface IssueDependencies {
+  store: Store;
+  vault: SecretVault;
+  directory: Directory;
+  certificateAuthorities: ReadonlyMap<string, CertificateAuthority>;
+  policies: PolicyEngine;
+  auditLog: AuditLog;
+  notifier?: Notifier;
+  random: Random;
+  logger: Logger;
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
+const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"));
+
+/** The step implementations for one run over one device session. */
+export class IssueSteps {
+  readonly #d: IssueDependencies;
+  readonly session: DeviceSession;
+
+  constructor(deps: IssueDependencies, session: DeviceSession) {
+    this.#d = deps;
+    this.session = session;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  async #card(cardId: string, store: Store = this.#d.store): Promise<CardRecord> {
+    const card = await store.cards.get(cardId);
+    if (card === null) {
+      throw new CardwrightError("STORE_NOT_FOUND", `card ${cardId} does not exist`, {
+        details: { recordKind: "card", recordId: cardId, cardId },
+      });
+    }
+    return card;
+  }
+
+  async #user(userId: string): Promise<DirectoryUser> {
+    const user = await this.#d.directory.getUser(userId);
+    if (user === null)
+      throw new CardwrightError("USER_NOT_FOUND", `the directory has no user ${userId}`, { details: { userId } });
+    return user;
+  }
+
+  #policy(input: CardStepInput): Policy {
+    return this.#d.policies.get(input.policyId, input.policyVersion);
+  }
+
+  #template(policy: Policy, templateId: string): CertificateTemplate {
+    const t = policy.certificates.find((c) => c.id === templateId);
+    if (t === undefined) {
+      throw new PolicyError(
+        policy.id,
+        "templateId",
+        `policy ${policy.id} has no certificate template ${templateId}`,
+        "POLICY_NOT_FOUND",
+      );
+    }
+    return t;
+  }
+
+  #ca(caId: string): CertificateAuthority {
+    const ca = this.#d.certificateAuthorities.get(caId);
+    if (ca === undefined) {
+      throw new CardwrightError("CONFIG_INVALID", `no certificate authority with id ${caId} is configured`, {
+        details: { caId },
+      });
+    }
+    return ca;
+  }
+
+  #audit(input: CardStepInput, action: string, details: Record<string, unknown>, tx?: Store) {
+    const event: AuditEventInput = {
+      actor: input.actor,
+      action,
+      cardId: input.cardId,
+      userId: input.userId,
+      operationId: input.operationId,
+      details,
+    };
+    return this.#d.auditLog.append(event, tx);
+  }
+
+  /** Read-modify-write the card with optimistic concurrency, audited in the same transaction. */
+  async #updateCard(
+    input: CardStepInput,
+    mutate: (card: CardRecord) => CardRecord,
+    action: string,
+    details: Record<string, unknown>,
+  ): Promise<CardRecord> {
+    return this.#d.store.transaction(async (tx) => {
+      const card = await this.#card(input.cardId, tx);
+      const next = await tx.cards.update(mutate(card));
+      await this.#audit(input, action, details, tx);
+      return next;
+    });
+  }
+
+  async #notify(notification: Notification): Promise<void> {
+    if (this.#d.notifier === undefined) return;
+    try {
+      await this.#d.notifier.notify(notification);
+    } catch (err) {
+      // The card operation has happened; a lost notification must not undo it.
+      this.#d.logger.log("warn", "notification failed", {
+        kind: notification.kind,
+        cardId: notification.cardId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  #profile(t: CertificateTemplate): CertificateProfile {
+    return {
+      templateId: t.id,
+      ...(t.caProfile === undefined ? {} : { caProfile: t.caProfile }),
+      keyUsage: t.keyUsage,
+      extendedKeyUsage: t.extendedKeyUsage.map(ekuOid),
+      validityDays: t.validityDays,
+    };
+  }
+
+  /** Record a CA answer: request status, and for an issued certificate the inventory record. */
+  async #recordResult(
+    input: CardStepInput,
+    request: RequestRecord,
+    t: CertificateTemplate,
+    result: CaResult,
+  ): Promise<SubmitOutput> {
+    return this.#d.store.transaction(async (tx) => {
+      const current = (await tx.requests.get(request.id)) ?? request;
+      if (result.status === "issued") {
+        const summary = parseCertificate(result.certificate);
+        await tx.requests.update({
+          ...current,
+          status: "issued",
+          caRequestId: result.caRequestId,
+          certificate: b64(result.certificate),
+        });
+        const cert: Omit<CertificateRecord, "version" | "createdAt" | "updatedAt"> = {
+          id: request.id,
+          cardId: input.cardId,
+          userId: input.userId,
+          templateId: t.id,
+          slot: t.slot,
+          status: "valid",
+          requestId: request.id,
+          caId: t.caId,
+          serialHex: summary.serialHex,
+          subject: summary.subject,
+          issuer: summary.issuer,
+          notBefore: summary.notBefore,
+          notAfter: summary.notAfter,
+          certificate: b64(result.certificate),
+        };
+        const existing = await tx.certificates.get(request.id);
+        if (existing === null) await tx.certificates.create(cert);
+        await this.#audit(
+          input,
+          "certificate.issued",
+          { templateId: t.id, caId: t.caId, serialHex: summary.serialHex, requestId: request.id },
+          tx,
+        );
+        return { status: "issued", caRequestId: result.caRequestId, serialHex: summary.serialHex };
+      }
+      if (result.status === "pending") {
+        await tx.requests.update({ ...current, status: "pending", caRequestId: result.caRequestId });
+        await this.#audit(
+          input,
+          "request.pending",
+          { templateId: t.id, caId: t.caId, requestId: request.id, caRequestId: result.caRequestId },
+          tx,
+        );
+        return { status: "pending", caRequestId: result.caRequestId };
+      }
+      await tx.requests.update({
+        ...current,
+        status: "rejected",
+        rejectionReason: result.reason,
+        ...(result.caRequestId === undefined ? {} : { caRequestId: result.caRequestId }),
+      });
+      await this.#audit(
+        input,
+        "request.rejected",
+        { templateId: t.id, caId: t.caId, requestId: request.id, reason: result.reason },
+        tx,
+      );
+      return {
+        status: "rejected",
+        reason: result.reason,
+        ...(result.caRequestId === undefined ? {} : { caRequestId: result.caRequestId }),
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  /** Choose the policy and plan the certificates; renders every subject now so a missing attribute refuses before the card is touched. */
+  async resolvePolicy(input: IssueInput): Promise<ResolvePolicyOutput> {
+    const user = await this.#user(input.userId);
+    const policy = this.#d.policies.resolve(user, this.session.device.identity);
+    const templates = selectTemplates(policy, input.optionalTemplates);
+    for (const t of templates) {
+      this.#ca(t.caId);
+      renderSubject(t.subject, user, { policyId: policy.id, templateId: t.id });
+      renderSan(t.san, user, { policyId: policy.id, templateId: t.id });
+    }
+    if (!policy.pin.random) {
+      if (this.session.chosenPin === undefined) {
+        throw new PolicyError(
+          policy.id,
+          "pin",
+          `policy ${policy.id} does not generate PINs: pass the user's chosen pin`,
+        );
+      }
+      validatePin(this.session.chosenPin, policy.pin, policy.id);
+    }
+    return {
+      policyId: policy.id,
+      policyVersion: policy.version,
+      initialiseOnIssue: policy.initialiseOnIssue,
+      templates: templates.map((t) => ({
+        templateId: t.id,
+        caId: t.caId,
+        slot: t.slot,
+        keyAlgorithm: t.keyAlgorithm,
+        requestId: this.#d.random.uuid(),
+        status: "planned",
+      })),
+    };
+  }
+
+  /** Check the device is the card of the record, the operation owns the card, and the device can do what the policy asks. */
+  async connectCard(input: CardStepInput & { templates: TemplatePlan[] }): Promise<void> {
+    const card = await this.#card(input.cardId);
+    const identity = this.session.device.identity;
+    if (identity.serial !== card.deviceSerial) {
+      throw new CardwrightError(
+        "DEVICE_MISMATCH",
+        `the device in the reader (serial ${identity.serial}) is not card ${card.id} (serial ${card.deviceSerial})`,
+        {
+          details: { cardId: card.id, deviceSerial: identity.serial, expectedSerial: card.deviceSerial },
+        },
+      );
+    }
+    if (card.pendingOperationId !== input.operationId) {
+      throw new CardwrightError(
+        "WORKFLOW_STATE",
+        `card ${card.id} is held by operation ${card.pendingOperationId ?? "none"}, not ${input.operationId}`,
+        {
+          details: { cardId: card.id, operationId: input.operationId },
+        },
+      );
+    }
+    const policy = this.#policy(input);
+    const templates = input.templates.map((p) => this.#template(policy, p.templateId));
+    this.#d.policies.checkDevice(policy, this.session.device.capabilities, templates);
+  }
+
+  /** Authenticate as administrator with the stored credential, or the factory one for a fresh card. */
+  async authenticateAdmin(input: CardStepInput): Promise<{ source: "stored" | "factory" }> {
+    const card = await this.#card(input.cardId);
+    return { source: await this.session.ensureAdmin(card) };
+  }
+
+  /** Reset the device to factory state, then authenticate with the factory credential. */
+  async initialise(input: CardStepInput): Promise<void> {
+    const card = await this.#card(input.cardId);
+    await this.session.ensureAdmin(card);
+    await this.session.device.reset();
+    this.session.forget();
+    // The card is back to factory credentials: drop the stale wrapped ones (after the reset, so a
+    // crash in between leaves credentials that are merely tried and refused, never lost ones).
+    await this.#updateCard(
+      input,
+      ({ adminCredential: _a, adminCredentialAlgorithm: _b, puk: _c, ...rest }) => rest,
+      "card.initialised",
+      { deviceSerial: card.deviceSerial },
+    );
+    await this.session.ensureAdmin(await this.#card(input.cardId), { preferFactory: true });
+  }
+
+  /**
+   * Replace a factory admin credential with a random per-card one of the algorithm the device's
+   * factory key uses (read from the device, e.g. AES-192 on YubiKey 5.7+). The wrapped key is
+   * saved on the card record before it is set on the card (see {@link DeviceSession.ensureAdmin}).
+   * A card already on a stored per-card credential keeps it.
+   */
+  async replaceAdminCredential(input: CardStepInput): Promise<{ replaced: boolean }> {
+    const device = this.session.device;
+    if (!device.capabilities.adminCredentialChange) return { replaced: false };
+    const card = await this.#card(input.cardId);
+    const source = await this.session.ensureAdmin(card);
+    if (source !== "factory") return { replaced: false };
+    const factory = (await this.session.factory()).admin;
+    const next: AdminCredential =
+      factory.kind === "management-key"
+        ? {
+            kind: "management-key",
+            algorithm: factory.algorithm,
+            key: this.#d.random.bytes(MANAGEMENT_KEY_BYTES[factory.algorithm]),
+          }
+        : { kind: "so-pin", pin: generatePuk(this.#d.random, 16) };
+    const algorithm = next.kind === "management-key" ? next.algorithm : "so-pin";
+    const wrapped = await this.#d.vault.wrap(credentialBytes(next), secretContext(card.id, "admin-credential"));
+    await this.#updateCard(
+      input,
+      (c) => ({ ...c, adminCredential: wrapped, adminCredentialAlgorithm: algorithm }),
+      "card.admin-credential.replaced",
+      { algorithm, kekId: wrapped.kekId },
+    );
+    await device.setAdminCredential(next);
+    this.session.adopt(next);
+    return { replaced: true };
+  }
+
+  /** Write a fresh CHUID (new GUID) and CCC where the device keeps them (SP 800-73-4 Part 1 §3.1.2, §3.3.2). */
+  async writeCardIdentifiers(input: CardStepInput): Promise<{ guid?: string }> {
+    if (!this.session.device.capabilities.cardIdentifiers) return {};
+    const card = await this.#card(input.cardId);
+    await this.session.ensureAdmin(card);
+    const ids = await this.session.device.writeCardIdentifiers();
+    await this.#updateCard(input, (c) => ({ ...c, chuidGuid: ids.guid }), "card.identifiers.written", {
+      chuidGuid: ids.guid,
+    });
+    return { guid: ids.guid };
+  }
+
+  /** Generate the template's key pair on the card, unless a CSR for it already exists (resumed run). */
+  async generateKey(input: TemplateStepInput): Promise<{ spki: string }> {
+    const t = input.template;
+    const request = await this.#d.store.requests.get(t.requestId);
+    if (request?.csr !== undefined) return { spki: b64(csrPublicKey(unb64(request.csr))) };
+    const card = await this.#card(input.cardId);
+    await this.session.ensureAdmin(card);
+    const publicKey = await this.session.device.generateKeyPair(t.slot, t.keyAlgorithm);
+    if (publicKey.algorithm !== t.keyAlgorithm) {
+      throw new CardwrightError(
+        "DEVICE_CAPABILITY",
+        `the device generated a ${publicKey.algorithm} key, not ${t.keyAlgorithm}`,
+        {
+          details: { slot: t.slot, templateId: t.templateId },
+        },
+      );
+    }
+    await this.#audit(input, "key.generated", { templateId: t.templateId, slot: t.slot, keyAlgorithm: t.keyAlgorithm });
+    return { spki: b64(publicKey.spki) };
+  }
+
+  /** Build the PKCS#10 request signed on the card, and save it as our request record. */
+  async buildCsr(input: TemplateStepInput): Promise<void> {
+    const plan = input.template;
+    if ((await this.#d.store.requests.get(plan.requestId))?.csr !== undefined) return;
+    if (plan.spki === undefined)
+      throw new CardwrightError("WORKFLOW_STATE", `template ${plan.templateId} has no generated key`);
+    const policy = this.#policy(input);
+    const t = this.#template(policy, plan.templateId);
+    const user = await this.#user(input.userId);
+    const site = { policyId: policy.id, templateId: t.id };
+    await this.session.ensurePin(await this.#card(input.cardId));
+    const csr = await buildCsr(
+      {
+        subject: renderSubject(t.subject, user, site),
+        publicKey: { algorithm: t.keyAlgorithm, spki: unb64(plan.spki) },
+        slot: t.slot,
+        san: renderSan(t.san, user, site),
+        keyUsage: t.keyUsage,
+        extendedKeyUsage: t.extendedKeyUsage,
+      },
+      this.session.device,
+    );
+    await this.#d.store.transaction(async (tx) => {
+      await tx.requests.create({
+        id: plan.requestId,
+        cardId: input.cardId,
+        operationId: input.operationId,
+        templateId: t.id,
+        caId: t.caId,
+        status: "created",
+        csr: b64(csr),
+      });
+      await this.#audit(input, "request.created", { templateId: t.id, caId: t.caId, requestId: plan.requestId }, tx);
+    });
+  }
+
+  /** Submit the saved request to the CA under our request id (the CA dedupes a resubmission). */
+  async submitRequest(input: TemplateStepInput): Promise<SubmitOutput> {
+    const plan = input.template;
+    const request = await this.#d.store.requests.get(plan.requestId);
+    if (request?.csr === undefined) {
+      throw new CardwrightError("WORKFLOW_STATE", `request ${plan.requestId} has no CSR to submit`, {
+        details: { requestId: plan.requestId },
+      });
+    }
+    const t = this.#template(this.#policy(input), plan.templateId);
+    const result = await this.#ca(t.caId).submit({
+      requestId: request.id,
+      csr: unb64(request.csr),
+      profile: this.#profile(t),
+    });
+    return this.#recordResult(input, request, t, result);
+  }
+
+  /** The card waits for approval: state `pending`, audited; approvers are told. */
+  async markPending(input: TemplatesStepInput): Promise<void> {
+    await this.#updateCard(input, (c) => (c.state === "pending" ? c : { ...c, state: "pending" }), "card.state", {
+      from: "issuing",
+      to: "pending",
+    });
+    for (const t of input.templates.filter((x) => x.status === "pending")) {
+      await this.#notify({
+        kind: "approval-requested",
+        cardId: input.cardId,
+        userId: input.userId,
+        operationId: input.operationId,
+        templateId: t.templateId,
+        caRequestId: t.caRequestId ?? "",
+      });
+    }
+  }
+
+  /** Ask the CA again about every pending request; once none is pending the card is `issuing` again. */
+  async pollRequests(input: TemplatesStepInput): Promise<PollOutput> {
+    const policy = this.#policy(input);
+    const results: PollOutput["results"] = [];
+    for (const plan of input.templates.filter((x) => x.status === "pending")) {
+      const request = await this.#d.store.requests.get(plan.requestId);
+      if (request === null || plan.caRequestId === undefined) {
+        throw new CardwrightError("WORKFLOW_STATE", `pending request ${plan.requestId} is not on record`, {
+          details: { requestId: plan.requestId },
+        });
+      }
+      const result = await this.#ca(plan.caId).poll(plan.caRequestId);
+      results.push({
+        requestId: plan.requestId,
+        ...(await this.#recordResult(input, request, this.#template(policy, plan.templateId), result)),
+      });
+    }
+    if (results.every((r) => r.status !== "pending")) {
+      await this.#updateCard(input, (c) => (c.state === "pending" ? { ...c, state: "issuing" } : c), "card.state", {
+        from: "pending",
+        to: "issuing",
+      });
+    }
+    return { results };
+  }
+
+  /** Write each issued certificate to its slot, after checking it certifies the key the card generated. */
+  async writeCertificates(input: TemplatesStepInput): Promise<void> {
+    const card = await this.#card(input.cardId);
+    await this.session.ensureAdmin(card);
+    for (const plan of input.templates.filter((x) => x.status === "issued" || x.status === "written")) {
+      const record = await this.#d.store.certificates.get(plan.requestId);
+      if (record?.certificate === undefined) {
+        throw new CardwrightError("WORKFLOW_STATE", `certificate for request ${plan.requestId} is not on record`, {
+          details: { requestId: plan.requestId },
+        });
+      }
+      const der = unb64(record.certificate);
+      if (plan.spki === undefined || !spkiEquals(parseCertificate(der).spki, unb64(plan.spki))) {
+        throw new CardwrightError(
+          "CA_BAD_RESPONSE",
+          `the certificate issued for template ${plan.templateId} does not certify the key the card generated in slot ${plan.slot}`,
+          {
+            details: {
+              templateId: plan.templateId,
+              slot: plan.slot,
+              serialHex: record.serialHex,
+              requestId: plan.requestId,
+            },
+          },
+        );
+      }
+      await this.session.device.writeCertificate(plan.slot, der);
+      if (record.status !== "written") {
+        await this.#d.store.transaction(async (tx) => {
+          const current = await tx.certificates.get(record.id);
+          if (current !== null) await tx.certificates.update({ ...current, status: "written" });
+          await this.#audit(
+            input,
+            "certificate.written",
+            { templateId: plan.templateId, slot: plan.slot, serialHex: record.serialHex },
+            tx,
+          );
+        });
+      }
+    }
+  }
+
+  /**
+   * Set the user's PIN (random per policy, or the one the caller chose) and, when the policy says,
+   * a random PUK wrapped on the card record. The PIN is set with the PUK (RESET RETRY COUNTER),
+   * which does not depend on the current PIN — so a re-run after a crash cannot lock the card.
+   */
+  async setPins(input: CardStepInput): Promise<void> {
+    const policy = this.#policy(input);
+    const device = this.session.device;
+    const factory = await this.session.factory();
+    const card = await this.#card(input.cardId);
+    const pin = policy.pin.random ? generatePin(policy.pin, this.#d.random, policy.id) : this.session.chosenPin;
+    if (pin === undefined) throw new PolicyError(policy.id, "pin", "no PIN to set");
+    if (!device.capabilities.pinUnblock) {
+      await device.changePin(factory.pin, pin);
+    } else {
+      if (policy.pin.randomPuk === true) {
+        const next = generatePuk(this.#d.random);
+        const wrapped = await this.#d.vault.wrap(new TextEncoder().encode(next), secretContext(card.id, "puk"));
+        await this.#updateCard(input, (c) => ({ ...c, puk: wrapped }), "card.puk.set", { kekId: wrapped.kekId });
+        // `card` is the record as read before the update: its PUK is the one the card may hold now.
+        await this.session.withPuk(card, (current) => device.changePuk(current, next));
+        await device.unblockPin(next, pin);
+      } else {
+        await this.session.withPuk(card, (current) => device.unblockPin(current, pin));
+      }
+    }
+    if (policy.pin.random) this.session.generatedPin = pin;
+    await this.#audit(input, "card.pin.set", { random: policy.pin.random, randomPuk: policy.pin.randomPuk === true });
+  }
+
+  /** Record the card `active` — only when every certificate of the plan is on the card and recorded `written`. */
+  async complete(input: TemplatesStepInput): Promise<void> {
+    let previous: CardState | undefined;
+    await this.#d.store.transaction(async (tx) => {
+      for (const plan of input.templates) {
+        const cert = await tx.certificates.get(plan.requestId);
+        if (cert?.status !== "written") {
+          throw new CardwrightError(
+            "WORKFLOW_STATE",
+            `certificate for template ${plan.templateId} is not written; the card cannot become active`,
+            {
+              details: { templateId: plan.templateId, requestId: plan.requestId },
+            },
+          );
+        }
+      }
+      const card = await this.#card(input.cardId, tx);
+      previous = card.state;
+      const { pendingOperationId: _done, ...rest } = card;
+      await tx.cards.update({
+        ...rest,
+        state: "active",
+        userId: input.userId,
+        policyId: input.policyId,
+        policyVersion: input.policyVersion,
+      });
+      await this.#audit(
+        input,
+        "card.state",
+        { from: previous, to: "active", policyId: input.policyId, policyVersion: input.policyVersion },
+        tx,
+      );
+    });
+    await this.#notify({ kind: "issued", cardId: input.cardId, userId: input.userId, operationId: input.operationId });
+    if (this.session.generatedPin !== undefined) {
+      await this.#notify({ kind: "pin", cardId: input.cardId, userId: input.userId, pin: this.session.generatedPin });
+    }
+  }
+
+  /**
+   * The failure rule: revoke every certificate this operation obtained (cessationOfOperation),
+   * record them `revoked`, and put the card back in the state it had before.
+   */
+  async rollback(input: TemplatesStepInput): Promise<{ revoked: string[] }> {
+    const revoked: string[] = [];
+    for (const plan of input.templates) {
+      const cert = await this.#d.store.certificates.get(plan.requestId);
+      if (cert === null || cert.serialHex === undefined || cert.status === "revoked") continue;
+      await this.#ca(cert.caId ?? plan.caId).revoke(cert.serialHex, "cessationOfOperation");
+      await this.#d.store.transaction(async (tx) => {
+        const current = await tx.certificates.get(cert.id);
+        if (current !== null) await tx.certificates.update({ ...current, status: "revoked" });
+        await this.#audit(
+          input,
+          "certificate.revoked",
+          {
+            templateId: plan.templateId,
+            serialHex: cert.serialHex,
+            reason: "cessationOfOperation",
+            cause: input.error?.code,
+          },
+          tx,
+        );
+      });
+      revoked.push(plan.requestId);
+    }
+    await this.#d.store.transaction(async (tx) => {
+      const card = await tx.cards.get(input.cardId);
+      if (card === null || card.pendingOperationId !== input.operationId) return;
+      const { pendingOperationId: _released, ...rest } = card;
+      await tx.cards.update({ ...rest, state: input.previousCardState });
+      await this.#audit(
+        input,
+        "card.state",
+        { from: card.state, to: input.previousCardState, cause: input.error?.code ?? "unknown" },
+        tx,
+      );
+    });
+    if (input.error?.code === "CA_REJECTED") {
+      await this.#notify({
+        kind: "rejected",
+        cardId: input.cardId,
+        userId: input.userId,
+        operationId: input.operationId,
+        reason: input.error.message,
+      });
+    }
+    return { revoked };
+  }
+}
+
+/** The machine's step actors, implemented by `steps` — pass to `issueMachine.provide({ actors })`. */
+export function issueActors(steps: IssueSteps) {
+  return {
+    resolvePolicy: fromPromise<ResolvePolicyOutput, IssueInput>(({ input }) => steps.resolvePolicy(input)),
+    connectCard: fromPromise<void, CardStepInput & { templates: TemplatePlan[] }>(({ input }) =>
+      steps.connectCard(input),
+    ),
+    authenticateAdmin: fromPromise<{ source: "stored" | "factory" }, CardStepInput>(({ input }) =>
+      steps.authenticateAdmin(input),
+    ),
+    initialise: fromPromise<void, CardStepInput>(({ input }) => steps.initialise(input)),
+    replaceAdminCredential: fromPromise<{ replaced: boolean }, CardStepInput>(({ input }) =>
+      steps.replaceAdminCredential(input),
+    ),
+    writeCardIdentifiers: fromPromise<{ guid?: string }, CardStepInput>(({ input }) =>
+      steps.writeCardIdentifiers(input),
+    ),
+    generateKey: fromPromise<{ spki: string }, TemplateStepInput>(({ input }) => steps.generateKey(input)),
+    buildCsr: fromPromise<void, TemplateStepInput>(({ input }) => steps.buildCsr(input)),
+    submitRequest: fromPromise<SubmitOutput, TemplateStepInput>(({ input }) => steps.submitRequest(input)),
+    markPending: fromPromise<void, TemplatesStepInput>(({ input }) => steps.markPending(input)),
+    pollRequests: fromPromise<PollOutput, TemplatesStepInput>(({ input }) => steps.pollRequests(input)),
+    writeCertificates: fromPromise<void, TemplatesStepInput>(({ input }) => steps.writeCertificates(input)),
+    setPins: fromPromise<void, CardStepInput>(({ input }) => steps.setPins(input)),
+    complete: fromPromise<void, TemplatesStepInput>(({ input }) => steps.complete(input)),
+    rollback: fromPromise<{ revoked: string[] }, TemplatesStepInput>(({ input }) => steps.rollback(input)),
+  } satisfies Parameters<typeof issueMachine.provide>[0]["actors"];
+}
