@@ -1,8 +1,8 @@
 #!/usr/bin/env node
+import { spawnSync } from "node:child_process";
 // Checks the published shape of every package (exports map, types, ESM/CJS files) with publint.
 // Run after `npm run build`.
 import { readdirSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 
 let failed = 0;
 for (const name of readdirSync("packages")) {

@@ -4,11 +4,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
 
 /** Debian packages, each with the reason a test needs it. */
-const packages = [
-  ["openssl", "cross-checks: openssl verify / req -verify / crl on issued certificates and CSRs"],
-];
+const packages = [["openssl", "cross-checks: openssl verify / req -verify / crl on issued certificates and CSRs"]];
 
 const missing = packages.filter(([name]) => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template
   const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" });
   return r.status !== 0 || !r.stdout.includes("install ok installed");
 });
@@ -25,4 +24,12 @@ const sudo = process.getuid?.() === 0 ? [] : ["sudo"];
 const run = (args) => execFileSync(sudo[0] ?? args[0], sudo.length ? args : args.slice(1), { stdio: "inherit" });
 for (const [name, why] of missing) console.log(`setup: installing ${name} (${why})`);
 run(["apt-get", "update"]);
-run(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", ...missing.map(([n]) => n)]);
+run([
+  "env",
+  "DEBIAN_FRONTEND=noninteractive",
+  "apt-get",
+  "install",
+  "-y",
+  "--no-install-recommends",
+  ...missing.map(([n]) => n),
+]);

@@ -26,6 +26,7 @@ import {
   type CaState,
   type CaStateStore,
   FileCaStateStore,
+  type CertificateRecord as IssuedCertificateRecord,
   MemoryCaStateStore,
   type RequestRecord,
 } from "./ca-state.js";
@@ -507,16 +508,12 @@ export class EmbeddedCa implements CertificateAuthority {
    * @throws CardwrightError `CA_UNKNOWN_CERTIFICATE` for an unknown serial.
    */
   async certificateStatus(serialHex: string): Promise<IssuedCertificateStatus> {
-    const record = this.#issuedRecord(await this.#store.read(), serialHex);
-    return {
-      serialHex: record.serialHex,
-      subject: record.subject,
-      certificate: fromBase64(record.der),
-      notAfter: new Date(record.notAfter),
-      ...(record.revocation === undefined
-        ? {}
-        : { revocation: { reason: record.revocation.reason, revokedAt: new Date(record.revocation.revokedAt) } }),
-    };
+    return issuedStatus(this.#issuedRecord(await this.#store.read(), serialHex));
+  }
+
+  /** Every certificate this CA issued, with its revocation status (an operator's inventory). */
+  async listIssued(): Promise<IssuedCertificateStatus[]> {
+    return Object.values((await this.#store.read()).certificates).map(issuedStatus);
   }
 
   /**
@@ -669,4 +666,16 @@ export class EmbeddedCa implements CertificateAuthority {
         return { status: "rejected", caRequestId: record.caRequestId, reason: record.reason ?? "rejected" };
     }
   }
+}
+
+function issuedStatus(record: IssuedCertificateRecord): IssuedCertificateStatus {
+  return {
+    serialHex: record.serialHex,
+    subject: record.subject,
+    certificate: fromBase64(record.der),
+    notAfter: new Date(record.notAfter),
+    ...(record.revocation === undefined
+      ? {}
+      : { revocation: { reason: record.revocation.reason, revokedAt: new Date(record.revocation.revokedAt) } }),
+  };
 }
