@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-// `npm run demo`: builds the packages, then runs `cardwright demo` with any extra arguments
-// (e.g. `npm run demo -- --approval`). Needs no system packages.
+// `npm run demo`: runs `cardwright demo` straight from the TypeScript sources (tsx, workspace
+// packages resolved through their "source" export condition), so it needs neither a build nor
+// system packages. Extra arguments pass through: `npm run demo -- --approval`.
+// CI runs the built CLI (packages/cli/dist/main.js) the same way, see .ci/run.
 import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
-const build = spawnSync("npm", ["run", "build", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
-if (build.status !== 0) {
-  console.error("demo: the build failed; run `npm run build` to see why");
-  process.exit(build.status ?? 1);
-}
-const r = spawnSync(process.execPath, ["packages/cli/dist/main.js", "demo", ...process.argv.slice(2)], {
+const main = fileURLToPath(new URL("../packages/cli/src/main.ts", import.meta.url));
+const r = spawnSync(process.execPath, ["--conditions=source", "--import", "tsx", main, "demo", ...process.argv.slice(2)], {
   stdio: "inherit",
 });
 process.exit(r.status ?? 1);
