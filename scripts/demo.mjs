@@ -7,7 +7,11 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const main = fileURLToPath(new URL("../packages/cli/src/main.ts", import.meta.url));
-const r = spawnSync(process.execPath, ["--conditions=source", "--import", "tsx", main, "demo", ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
+const r = spawnSync(
+  process.execPath,
+  ["--conditions=source", "--import", "tsx", main, "demo", ...process.argv.slice(2)],
+  {
+    stdio: "inherit",
+  },
+);
 process.exit(r.status ?? 1);

@@ -3,7 +3,6 @@
 export { CaFile } from "./embedded/ca-directory.js";
 export type { CaKeyAlgorithm } from "./embedded/ca-key.js";
 export type { ApprovalMode } from "./embedded/ca-state.js";
-export { formatDistinguishedName, parseDistinguishedName } from "./embedded/distinguished-name.js";
 export {
   EmbeddedCa,
   type EmbeddedCaCreateOptions,
@@ -23,6 +22,5 @@ export {
   OtherNameOid,
   Pkcs9Oid,
   PublicKeyOid,
-  resolveExtendedKeyUsage,
 } from "./oids.js";
 export { fromPem, fromPemAll, type PemBlock, type PemLabel, toPem } from "./pem.js";

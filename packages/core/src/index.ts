@@ -21,13 +21,15 @@ export * from "./errors.js";
 export type { CertificateSummary } from "./pki/certificate.js";
 export { nameToString, parseCertificate, spkiEquals } from "./pki/certificate.js";
 export type { CsrInput, CsrSigner } from "./pki/csr.js";
-export { buildCsr, csrPublicKey, encodeName, signatureHash, UPN_OID } from "./pki/csr.js";
+export { buildCsr, csrPublicKey, encodeName, parseName, signatureHash, UPN_OID } from "./pki/csr.js";
 export type { DnAttribute, Rdn } from "./pki/distinguished-name.js";
 export { DN_ATTRIBUTE_OIDS, formatDn, parseDn } from "./pki/distinguished-name.js";
+export { KEY_USAGE_BITS, keyUsageBitString, keyUsagesOf } from "./pki/key-usage.js";
 // Policy engine
 export type { RenderedSan, TemplateSite } from "./policy/attribute-template.js";
 export { escapeDnValue, renderSan, renderSubject, renderTemplate, userAttribute } from "./policy/attribute-template.js";
-export { EKU_OIDS, ekuOid, isDottedOid } from "./policy/extended-key-usage.js";
+export type { ExtendedKeyUsageName } from "./policy/extended-key-usage.js";
+export { EKU_OIDS, ekuName, ekuOid, isDottedOid } from "./policy/extended-key-usage.js";
 export { generatePin, generatePuk, PIN_CLASSES, PIV_PUK_LENGTH, uniformInt, validatePin } from "./policy/pin-policy.js";
 export { audienceMatches, checkDeviceCapabilities, PolicyEngine, selectTemplates } from "./policy/policy-engine.js";
 export { KEY_ALGORITHMS, KEY_USAGES, PIV_KEY_SLOTS, validatePolicy } from "./policy/policy-validation.js";
@@ -44,6 +46,20 @@ export { systemClock } from "./runtime/clock.js";
 export { cryptoRandom } from "./runtime/crypto-random.js";
 export type { ConsoleLoggerOptions } from "./runtime/logger.js";
 export { consoleLogger, redactSecrets, silentLogger } from "./runtime/logger.js";
+// Store contract: what every Store refuses
+export {
+  auditEventExistsError,
+  auditSeqTakenError,
+  recordBody,
+  recordExistsError,
+  recordJsonText,
+  recordMissingError,
+  requireAuditEvent,
+  requireCertificateRecord,
+  requireRecordId,
+  requireStoreInstant,
+  requireStoreLimit,
+} from "./store/record-checks.js";
 // Secrets and audit
 export type { AesGcmSecretVaultOptions } from "./vault/aes-gcm-vault.js";
 export { AesGcmSecretVault } from "./vault/aes-gcm-vault.js";

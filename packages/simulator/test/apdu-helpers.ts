@@ -1,11 +1,12 @@
 /**
- * Host-side helpers for card-level tests: raw APDUs written as hex, and the host half of the
- * SP 800-73-4 Appendix A.2 management-key authentication implemented with node:crypto directly
- * (independently of the card's cipher module).
+ * Host-side helpers for card-level tests: virtual cards attested by one authority per test file,
+ * raw APDUs written as hex, and the host half of the SP 800-73-4 Appendix A.2 management-key
+ * authentication implemented with node:crypto directly (independently of the card's cipher module).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { expect } from "vitest";
-import type { VirtualPivCard } from "../src/card/virtual-piv-card.js";
+import { AttestationAuthority } from "../src/attestation/attestation-authority.js";
+import { VirtualPivCard, type VirtualPivCardOptions } from "../src/card/virtual-piv-card.js";
 
 /** Bytes from hex with optional spaces. */
 export function hex(text: string): Uint8Array {
@@ -48,6 +49,29 @@ export function extendedApdu(ins: number, p1: number, p2: number, data: Uint8Arr
 }
 
 export const SELECT_PIV = "00A4040005A000000308";
+
+let authority: Promise<AttestationAuthority> | undefined;
+
+/**
+ * The attestation authority of this test file's cards, created on first use: its key pair is the
+ * slow part of making a card, and vitest gives every test file its own module instance.
+ */
+export function testAuthority(): Promise<AttestationAuthority> {
+  authority ??= AttestationAuthority.create();
+  return authority;
+}
+
+/** A virtual card attested by {@link testAuthority}; the PIV application is not selected yet. */
+export async function newCard(options: VirtualPivCardOptions = {}): Promise<VirtualPivCard> {
+  return VirtualPivCard.create({ attestationAuthority: await testAuthority(), ...options });
+}
+
+/** A {@link newCard} with the PIV application selected (SELECT answered 9000). */
+export async function freshCard(options: VirtualPivCardOptions = {}): Promise<VirtualPivCard> {
+  const card = await newCard(options);
+  expect(swOf(await send(card, SELECT_PIV))).toBe("9000");
+  return card;
+}
 export const DEFAULT_KEY = hex("010203040506070801020304050607080102030405060708");
 
 const CIPHERS: Record<number, { name: string; block: number }> = {

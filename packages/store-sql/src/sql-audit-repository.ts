@@ -1,8 +1,15 @@
 /** Audit events in `audit_events`, where `seq` is the primary key so the hash chain cannot fork. */
-import { type AuditEvent, type AuditRepository, CardwrightError } from "@cardwright/core";
+import {
+  type AuditEvent,
+  type AuditRepository,
+  auditEventExistsError,
+  auditSeqTakenError,
+  recordJsonText,
+  requireAuditEvent,
+} from "@cardwright/core";
 import { toStoreError } from "./sql-errors.js";
 import type { SqlExecutor } from "./sql-executor.js";
-import { Conditions, fromJson, requireId, requireInstant, requireLimit, toJsonText } from "./sql-values.js";
+import { Conditions, fromJson, sqlLimit } from "./sql-values.js";
 
 /** The audit table; the chain itself is computed by the core `AuditLog`. */
 export class SqlAuditRepository implements AuditRepository {
@@ -22,13 +29,7 @@ export class SqlAuditRepository implements AuditRepository {
    * retry); `STORE_DUPLICATE` when `event.id` is.
    */
   async append(event: AuditEvent): Promise<void> {
-    if (!Number.isSafeInteger(event.seq) || event.seq < 1) {
-      throw new CardwrightError("STORE_FAILURE", "audit event seq must be a positive integer", {
-        details: { recordKind: "audit event" },
-      });
-    }
-    const id = requireId(event.id, "audit event");
-    requireInstant(event.at, "at");
+    const id = requireAuditEvent(event);
     const context = `appending audit event ${event.seq}`;
     // ON CONFLICT rather than a unique-violation error, which would abort an enclosing transaction
     // and stop the caller from re-reading and retrying inside it.
@@ -36,22 +37,14 @@ export class SqlAuditRepository implements AuditRepository {
       context,
       "INSERT INTO audit_events (seq, id, at, card_id, data) VALUES ($1, $2, $3::timestamptz, $4, $5::jsonb) " +
         "ON CONFLICT DO NOTHING RETURNING seq",
-      [event.seq, id, event.at, event.cardId ?? null, toJsonText(event, "audit event")],
+      [event.seq, id, event.at, event.cardId ?? null, recordJsonText(event, "audit event")],
     );
     if (inserted.length > 0) return;
     const taken = await this.#run<{ seq: unknown }>(context, "SELECT seq FROM audit_events WHERE seq = $1", [
       event.seq,
     ]);
-    if (taken.length > 0) {
-      throw new CardwrightError(
-        "STORE_CONFLICT",
-        `audit seq ${event.seq} is already taken; re-read the last event and retry`,
-        { details: { recordKind: "audit event", recordId: id, seq: event.seq } },
-      );
-    }
-    throw new CardwrightError("STORE_DUPLICATE", `audit event ${id} already exists`, {
-      details: { recordKind: "audit event", recordId: id },
-    });
+    if (taken.length > 0) throw auditSeqTakenError(event);
+    throw auditEventExistsError(id);
   }
 
   /** The event with the highest `seq`, or `null` for an empty log. */
@@ -67,7 +60,7 @@ export class SqlAuditRepository implements AuditRepository {
   /** Events in `seq` order, from `fromSeq` inclusive, optionally for one card. */
   async list(q: { fromSeq?: number; cardId?: string; limit?: number } = {}): Promise<AuditEvent[]> {
     const where = new Conditions().where(q.fromSeq, (p) => `seq >= ${p}`).equals("card_id", q.cardId);
-    const max = where.param(requireLimit(q.limit));
+    const max = where.param(sqlLimit(q.limit));
     const rows = await this.#run<{ data: unknown }>(
       "listing audit events",
       `SELECT data FROM audit_events ${where.toSql()} ORDER BY seq LIMIT ${max}`,

@@ -2,10 +2,20 @@
  * A versioned record in a table: the whole record in `data` (JSONB), the store-owned fields
  * (`version`, `created_at`, `updated_at`) in columns, and copies of the queried fields in columns.
  */
-import { CardwrightError, type Clock, type NewRecord, StoreConflictError, type Versioned } from "@cardwright/core";
+import {
+  type Clock,
+  type NewRecord,
+  recordBody,
+  recordExistsError,
+  recordJsonText,
+  recordMissingError,
+  requireRecordId,
+  StoreConflictError,
+  type Versioned,
+} from "@cardwright/core";
 import { toStoreError } from "./sql-errors.js";
 import type { SqlExecutor } from "./sql-executor.js";
-import { type Conditions, fromJson, requireId, requireLimit, toIso, toJsonText } from "./sql-values.js";
+import { type Conditions, fromJson, sqlLimit, toIso } from "./sql-values.js";
 
 /** A record the store keeps. */
 export type StoredRecord = Versioned & { id: string };
@@ -34,15 +44,6 @@ interface RecordRow {
   created_at: unknown;
   updated_at: unknown;
   data: unknown;
-}
-
-/** Drops the fields the store owns, whatever the caller passed. */
-function body<T extends StoredRecord>(record: T | NewRecord<T>): Omit<T, keyof Versioned> {
-  const copy = { ...record } as Partial<T>;
-  delete copy.version;
-  delete copy.createdAt;
-  delete copy.updatedAt;
-  return copy as Omit<T, keyof Versioned>;
 }
 
 /** Create, read and optimistic-update for one table; subclasses add the port's list queries. */
@@ -80,7 +81,7 @@ export class SqlRecordRepository<T extends StoredRecord> {
 
   /** `SELECT` with the given conditions, order and limit. */
   protected async select(where: Conditions, orderBy: string, limit: number | undefined): Promise<T[]> {
-    const max = where.param(requireLimit(limit));
+    const max = where.param(sqlLimit(limit));
     const rows = await this.run<RecordRow>(
       `listing ${this.spec.table}`,
       `${this.#selectSql} ${where.toSql()} ORDER BY ${orderBy} LIMIT ${max}`,
@@ -101,8 +102,8 @@ export class SqlRecordRepository<T extends StoredRecord> {
 
   /** Validated record body, its JSON text, and the column parameters. */
   #prepare(record: T | NewRecord<T>): { id: string; json: string; columns: (string | null)[] } {
-    const id = requireId((record as { id?: unknown }).id, this.spec.kind);
-    const json = toJsonText(body<T>(record), this.spec.kind);
+    const id = requireRecordId((record as { id?: unknown }).id, this.spec.kind);
+    const json = recordJsonText(recordBody<T>(record), this.spec.kind);
     const stored = JSON.parse(json) as Omit<T, keyof Versioned>;
     this.spec.validate?.(stored);
     return { id, json, columns: this.spec.columns.map((c) => c.value(stored) ?? null) };
@@ -124,15 +125,7 @@ export class SqlRecordRepository<T extends StoredRecord> {
     // ON CONFLICT instead of catching the unique violation: an error would abort an enclosing
     // transaction, and the caller may want to carry on after a duplicate.
     const rows = await this.run(`creating ${this.spec.kind} ${id}`, this.#insertSql, [id, now, json, ...columns]);
-    if (rows.length === 0) {
-      throw new CardwrightError(
-        "STORE_DUPLICATE",
-        `${this.spec.kind} ${id} already exists; read it instead of creating`,
-        {
-          details: { recordKind: this.spec.kind, recordId: id },
-        },
-      );
-    }
+    if (rows.length === 0) throw recordExistsError(this.spec.kind, id);
     return { ...(JSON.parse(json) as Omit<T, keyof Versioned>), id, version: 1, createdAt: now, updatedAt: now } as T;
   }
 
@@ -162,11 +155,7 @@ export class SqlRecordRepository<T extends StoredRecord> {
       `SELECT version FROM ${this.spec.table} WHERE id = $1`,
       [id],
     );
-    if (current[0] === undefined) {
-      throw new CardwrightError("STORE_NOT_FOUND", `${this.spec.kind} ${id} does not exist; create it first`, {
-        details: { recordKind: this.spec.kind, recordId: id },
-      });
-    }
+    if (current[0] === undefined) throw recordMissingError(this.spec.kind, id);
     throw new StoreConflictError(this.spec.kind, id, record.version, Number(current[0].version));
   }
 }

@@ -1,18 +1,20 @@
 /** The `Store` port's repositories over the tables of the initial migration. */
-import type {
-  CardQuery,
-  CardRecord,
-  CardRepository,
-  CertificateQuery,
-  CertificateRecord,
-  CertificateRepository,
-  OperationRecord,
-  OperationRepository,
-  RequestRecord,
-  RequestRepository,
+import {
+  type CardQuery,
+  type CardRecord,
+  type CardRepository,
+  type CertificateQuery,
+  type CertificateRecord,
+  type CertificateRepository,
+  type OperationRecord,
+  type OperationRepository,
+  type RequestRecord,
+  type RequestRepository,
+  requireCertificateRecord,
+  requireStoreInstant,
 } from "@cardwright/core";
 import { SqlRecordRepository, type TableSpec } from "./sql-record-repository.js";
-import { Conditions, requireInstant } from "./sql-values.js";
+import { Conditions } from "./sql-values.js";
 
 const byCreation = "created_at, id";
 
@@ -38,9 +40,7 @@ export const certificateTable: TableSpec<CertificateRecord> = {
     { name: "not_after", value: (r) => r.notAfter ?? null, cast: "timestamptz" },
     { name: "serial_hex", value: (r) => r.serialHex ?? null },
   ],
-  validate: (r) => {
-    if (r.notAfter !== undefined) requireInstant(r.notAfter, "notAfter");
-  },
+  validate: requireCertificateRecord,
 };
 
 /** `requests`, queried by operation. */
@@ -78,7 +78,7 @@ export class SqlCardRepository extends SqlRecordRepository<CardRecord> implement
 /** Certificates, oldest first; with `expiringBefore`, soonest expiry first. */
 export class SqlCertificateRepository extends SqlRecordRepository<CertificateRecord> implements CertificateRepository {
   async list(q: CertificateQuery = {}): Promise<CertificateRecord[]> {
-    const before = q.expiringBefore === undefined ? undefined : requireInstant(q.expiringBefore, "expiringBefore");
+    const before = q.expiringBefore === undefined ? undefined : requireStoreInstant(q.expiringBefore, "expiringBefore");
     const where = new Conditions()
       .equals("card_id", q.cardId)
       .equals("user_id", q.userId)

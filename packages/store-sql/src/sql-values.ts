@@ -1,61 +1,13 @@
 /**
- * Checks and conversions shared by the SQL repositories. The in-memory store in
- * `@cardwright/core/testing` makes the same checks, so both refuse the same input the same way.
+ * Conversions shared by the SQL repositories. The record checks themselves are core's
+ * (`requireRecordId`, `recordJsonText`, …), which the in-memory store runs too, so both refuse
+ * the same input the same way.
  */
-import { CardwrightError } from "@cardwright/core";
-
-/** The record's id, which must be a non-empty string. */
-export function requireId(id: unknown, kind: string): string {
-  if (typeof id !== "string" || id.length === 0) {
-    throw new CardwrightError("STORE_FAILURE", `${kind} record needs a non-empty string id`, {
-      details: { recordKind: kind },
-    });
-  }
-  return id;
-}
-
-/** An ISO 8601 instant accepted by both `Date.parse` and a `timestamptz` column. */
-export function requireInstant(value: string, field: string): string {
-  if (Number.isNaN(Date.parse(value))) {
-    throw new CardwrightError("STORE_FAILURE", `${field} is not an ISO 8601 instant`, { details: { field } });
-  }
-  return value;
-}
+import { requireStoreLimit } from "@cardwright/core";
 
 /** A query limit, or `null` for none (`LIMIT NULL` returns every row). */
-export function requireLimit(limit: number | undefined): number | null {
-  if (limit === undefined) return null;
-  if (!Number.isInteger(limit) || limit < 0) {
-    throw new CardwrightError("STORE_FAILURE", "limit must be a non-negative integer", { details: { limit } });
-  }
-  return limit;
-}
-
-/**
- * JSON text for a `jsonb` parameter.
- * @throws CardwrightError `STORE_FAILURE` when the value is not JSON-serialisable, or holds a NUL
- * character, which PostgreSQL text and `jsonb` cannot store.
- */
-export function toJsonText(value: unknown, kind: string): string {
-  let nul = false;
-  let json: string;
-  try {
-    json = JSON.stringify(value, (key, v: unknown) => {
-      if (key.includes("\0") || (typeof v === "string" && v.includes("\0"))) nul = true;
-      return v;
-    });
-  } catch (err) {
-    throw new CardwrightError("STORE_FAILURE", `${kind} record is not JSON-serialisable`, {
-      details: { recordKind: kind },
-      cause: err,
-    });
-  }
-  if (nul) {
-    throw new CardwrightError("STORE_FAILURE", `${kind} record holds a NUL character, which PostgreSQL cannot store`, {
-      details: { recordKind: kind },
-    });
-  }
-  return json;
+export function sqlLimit(limit: number | undefined): number | null {
+  return requireStoreLimit(limit) ?? null;
 }
 
 /** A `jsonb` column value: drivers return it parsed, or as text when configured to. */

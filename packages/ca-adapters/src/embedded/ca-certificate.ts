@@ -3,7 +3,7 @@
  * a parent, with basicConstraints cA (critical), keyUsage keyCertSign + cRLSign (critical),
  * subjectKeyIdentifier and authorityKeyIdentifier — and the loaded form a CA signs with.
  */
-import { CardwrightError } from "@cardwright/core";
+import { CardwrightError, nameToString } from "@cardwright/core";
 import * as pkijs from "pkijs";
 import { type CaKeyAlgorithm, importPkcs8, signatureHash } from "./ca-key.js";
 import {
@@ -16,7 +16,6 @@ import {
 } from "./certificate-extensions.js";
 import { type CaSigner, signCertificate } from "./certificate-signer.js";
 import { cryptoEngine, toArrayBuffer } from "./crypto-engine.js";
-import { formatDistinguishedName } from "./distinguished-name.js";
 import type { Validity } from "./validity.js";
 
 /** What goes into a CA certificate. */
@@ -113,6 +112,6 @@ export async function loadCaIdentity(
     certificate,
     chain: chain.map((der) => der.slice()),
     notAfter: certificate.notAfter.value,
-    subject: formatDistinguishedName(certificate.subject),
+    subject: nameToString(certificate.subject),
   };
 }

@@ -3,12 +3,11 @@
  * a pkijs `Extension` with its DER value. Criticality follows RFC 5280: basicConstraints
  * critical in CA certificates (§4.2.1.9), keyUsage critical (§4.2.1.3), identifiers never.
  */
-import type { KeyUsage } from "@cardwright/core";
+import { type KeyUsage, keyUsageBitString } from "@cardwright/core";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { ExtensionOid } from "../oids.js";
 import { toArrayBuffer } from "./crypto-engine.js";
-import { keyUsageBitString } from "./key-usage.js";
 
 function extension(extnID: string, critical: boolean, value: { toBER(sizeOnly?: boolean): ArrayBuffer }) {
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });

@@ -12,6 +12,8 @@ import {
   type CertificateProfile,
   type CertificateRequest,
   type Clock,
+  nameToString,
+  parseName,
   type Random,
   type RevocationReason,
 } from "@cardwright/core";
@@ -33,7 +35,6 @@ import {
 import { keyIdentifier } from "./certificate-extensions.js";
 import { signCrl } from "./certificate-signer.js";
 import { type CertificationRequestInfo, readCertificationRequest } from "./certification-request.js";
-import { formatDistinguishedName, parseDistinguishedName } from "./distinguished-name.js";
 import { signEndEntityCertificate } from "./end-entity-certificate.js";
 import { assertValidProfile, issuanceRuleViolation } from "./issuance-rules.js";
 import { CrlReasonCode, isRevocationReason } from "./revocation-reason.js";
@@ -213,7 +214,7 @@ export class EmbeddedCa implements CertificateAuthority {
    */
   static async create(options: EmbeddedCaCreateOptions): Promise<EmbeddedCa> {
     checkCreateOptions(options);
-    const subject = parseDistinguishedName(options.subject);
+    const subject = parseName(options.subject);
     const clock = options.clock ?? systemClock;
     const random = options.random ?? systemRandom;
     if (options.directory !== undefined) await prepareCaDirectory(options.directory);
@@ -241,7 +242,7 @@ export class EmbeddedCa implements CertificateAuthority {
    */
   static async createIssuing(options: EmbeddedCaIssuingOptions): Promise<EmbeddedCa> {
     checkCreateOptions(options);
-    const subject = parseDistinguishedName(options.subject);
+    const subject = parseName(options.subject);
     if (options.directory !== undefined) await prepareCaDirectory(options.directory);
     const keys = await generateCaKeyPair(options.keyAlgorithm);
     const publicKeyInfo = await publicKeyInfoOf(keys.publicKey);
@@ -355,7 +356,7 @@ export class EmbeddedCa implements CertificateAuthority {
         status: "pending",
         submittedAt: now.toISOString(),
         templateId: request.profile.templateId,
-        subject: formatDistinguishedName(info.subject),
+        subject: nameToString(info.subject),
       };
       state.requests[record.caRequestId] = record;
       state.requestIndex[record.requestId] = record.caRequestId;
@@ -604,7 +605,7 @@ export class EmbeddedCa implements CertificateAuthority {
       const serialHex = serialToHex(serialNumber);
       state.certificates[serialHex] = {
         serialHex,
-        subject: formatDistinguishedName(subject),
+        subject: nameToString(subject),
         der: base64(der),
         notAfter: validity.notAfter.toISOString(),
       };

@@ -3,8 +3,8 @@
  * subject and subjectAltName as requested, keyUsage and extKeyUsage from the profile,
  * basicConstraints cA:false, key identifiers, and the CRL distribution point when configured.
  */
-import type { CertificateProfile } from "@cardwright/core";
-import { ExtensionOid, resolveExtendedKeyUsage } from "../oids.js";
+import { type CertificateProfile, ekuOid } from "@cardwright/core";
+import { ExtensionOid } from "../oids.js";
 import {
   authorityKeyIdentifierExtension,
   basicConstraintsExtension,
@@ -33,7 +33,7 @@ export async function signEndEntityCertificate(signer: CaSigner, fields: EndEnti
   const { request, profile } = fields;
   const extensions = [basicConstraintsExtension(false), keyUsageExtension(profile.keyUsage)];
   if (profile.extendedKeyUsage.length > 0) {
-    extensions.push(extendedKeyUsageExtension(profile.extendedKeyUsage.map(resolveExtendedKeyUsage)));
+    extensions.push(extendedKeyUsageExtension(profile.extendedKeyUsage.map(ekuOid)));
   }
   if (request.subjectAltName !== undefined) {
     // Octets copied as requested so UPN otherNames and rfc822Names survive exactly. Non-critical

@@ -3,10 +3,9 @@
  * policy refusal (`rejected` with the returned reason), not an error — callers tell garbage
  * (`CA_INVALID_REQUEST`, thrown) from refusals (a `rejected` result).
  */
-import { CardwrightError, type CertificateProfile } from "@cardwright/core";
+import { CardwrightError, type CertificateProfile, KEY_USAGE_BITS } from "@cardwright/core";
 import { ExtendedKeyUsageOid, isDottedOid, PublicKeyOid } from "../oids.js";
 import type { CertificationRequestInfo } from "./certification-request.js";
-import { KeyUsageBit } from "./key-usage.js";
 
 /** RSA modulus sizes accepted (SP 800-78-4 §3 allows 2048 and 3072 on PIV; 4096 for software keys). */
 export const ACCEPTED_RSA_BITS: readonly number[] = [2048, 3072, 4096];
@@ -29,7 +28,7 @@ export function assertValidProfile(profile: CertificateProfile): void {
     throw bad("validityDays", `validityDays must be a positive whole number, got ${profile.validityDays}`);
   }
   for (const usage of profile.keyUsage) {
-    if (!Object.hasOwn(KeyUsageBit, usage)) throw bad("keyUsage", `unknown key usage "${usage}"`);
+    if (!Object.hasOwn(KEY_USAGE_BITS, usage)) throw bad("keyUsage", `unknown key usage "${usage}"`);
   }
   for (const oid of profile.extendedKeyUsage) {
     if (!isDottedOid(oid) && !Object.hasOwn(ExtendedKeyUsageOid, oid)) {

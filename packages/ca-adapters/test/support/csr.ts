@@ -2,9 +2,10 @@
  * Test-side PKCS#10 requests (RFC 2986) built with pkijs and signed by WebCrypto keys, with the
  * SAN a PIV card request carries: a Microsoft UPN otherName and an rfc822Name.
  */
+
+import { parseName } from "@cardwright/core";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { parseDistinguishedName } from "../../src/embedded/distinguished-name.js";
 import { ExtensionOid, OtherNameOid, Pkcs9Oid } from "../../src/oids.js";
 
 export type TestKeyAlgorithm = "ECCP256" | "ECCP384" | "RSA2048" | "RSA1024";
@@ -78,8 +79,7 @@ export async function makeCsr(options: TestCsrOptions): Promise<TestCsr> {
   const spec = KEY_PARAMS[options.keyAlgorithm];
   const keys = (await globalThis.crypto.subtle.generateKey(spec.params, true, ["sign", "verify"])) as CryptoKeyPair;
   const request = new pkijs.CertificationRequest();
-  request.subject =
-    options.subject === "" ? new pkijs.RelativeDistinguishedNames() : parseDistinguishedName(options.subject);
+  request.subject = options.subject === "" ? new pkijs.RelativeDistinguishedNames() : parseName(options.subject);
   await request.subjectPublicKeyInfo.importKey(keys.publicKey, engine);
   if (options.upn !== undefined || options.email !== undefined) {
     const san = new pkijs.Extension({

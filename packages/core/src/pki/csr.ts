@@ -11,6 +11,7 @@ import { ekuOid } from "../policy/extended-key-usage.js";
 import type { KeyUsage } from "../ports/certificate-authority.js";
 import type { Device, DevicePublicKey, HashAlgorithm, KeyAlgorithm, SlotId } from "../ports/device.js";
 import { DN_ATTRIBUTE_OIDS, parseDn } from "./distinguished-name.js";
+import { keyUsageBitString } from "./key-usage.js";
 
 /** Microsoft UPN otherName type-id (szOID_NT_PRINCIPAL_NAME). */
 export const UPN_OID = "1.3.6.1.4.1.311.20.2.3";
@@ -25,17 +26,6 @@ const SIGNATURE: Record<KeyAlgorithm, { hash: HashAlgorithm; oid: string; nullPa
   ECCP384: { hash: "SHA-384", oid: "1.2.840.10045.4.3.3", nullParams: false },
   RSA2048: { hash: "SHA-256", oid: "1.2.840.113549.1.1.11", nullParams: true },
   RSA3072: { hash: "SHA-256", oid: "1.2.840.113549.1.1.11", nullParams: true },
-};
-
-/** RFC 5280 §4.2.1.3 KeyUsage bit positions. */
-const KEY_USAGE_BITS: Record<KeyUsage, number> = {
-  digitalSignature: 0,
-  nonRepudiation: 1,
-  keyEncipherment: 2,
-  dataEncipherment: 3,
-  keyAgreement: 4,
-  keyCertSign: 5,
-  cRLSign: 6,
 };
 
 /** What signs the CSR: a device (only `sign` is used). */
@@ -78,6 +68,15 @@ export function encodeName(dn: string): Uint8Array {
   return new Uint8Array(seq.toBER(false));
 }
 
+/**
+ * A pkijs Name (RFC 5280 §4.1.2.4) from an RFC 4514 string, decoded from {@link encodeName}'s DER
+ * so that pkijs re-encodes the RDN structure as parsed.
+ * @throws CardwrightError `CONFIG_INVALID` for a malformed subject (see {@link parseDn}).
+ */
+export function parseName(dn: string): pkijs.RelativeDistinguishedNames {
+  return pkijs.RelativeDistinguishedNames.fromBER(new Uint8Array(encodeName(dn)));
+}
+
 function stringValue(oid: string, value: string): asn1js.BaseBlock {
   if (oid === DN_ATTRIBUTE_OIDS.C || oid === DN_ATTRIBUTE_OIDS.serialNumber) {
     if (!/^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value)) {
@@ -87,18 +86,6 @@ function stringValue(oid: string, value: string): asn1js.BaseBlock {
   }
   if (oid === DN_ATTRIBUTE_OIDS.E || oid === DN_ATTRIBUTE_OIDS.DC) return new asn1js.IA5String({ value });
   return new asn1js.Utf8String({ value });
-}
-
-function keyUsageBits(usages: readonly KeyUsage[]): asn1js.BitString {
-  let bits = 0;
-  let highest = -1;
-  for (const u of usages) {
-    const bit = KEY_USAGE_BITS[u];
-    bits |= 0x80 >> bit;
-    highest = Math.max(highest, bit);
-  }
-  // DER named bit list: trailing zero bits are removed (X.690 §11.2.2).
-  return new asn1js.BitString({ valueHex: new Uint8Array([bits]).buffer, unusedBits: 7 - highest });
 }
 
 function subjectAltName(san: { upn?: string; email?: string }): asn1js.Sequence {
@@ -137,9 +124,7 @@ export async function buildCsr(input: CsrInput, signer: CsrSigner): Promise<Uint
   const sig = SIGNATURE[input.publicKey.algorithm];
   const csr = new pkijs.CertificationRequest();
   csr.version = 0;
-  csr.subject = new pkijs.RelativeDistinguishedNames({
-    valueBeforeDecode: encodeName(input.subject).buffer as ArrayBuffer,
-  });
+  csr.subject = parseName(input.subject);
   try {
     csr.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(new Uint8Array(input.publicKey.spki));
   } catch (err) {
@@ -157,7 +142,7 @@ export async function buildCsr(input: CsrInput, signer: CsrSigner): Promise<Uint
     extensions.push(extension(OID_SAN, false, subjectAltName(input.san)));
   }
   if (input.keyUsage !== undefined && input.keyUsage.length > 0) {
-    extensions.push(extension(OID_KEY_USAGE, true, keyUsageBits(input.keyUsage)));
+    extensions.push(extension(OID_KEY_USAGE, true, keyUsageBitString(input.keyUsage)));
   }
   if (input.extendedKeyUsage !== undefined && input.extendedKeyUsage.length > 0) {
     const eku = new pkijs.ExtKeyUsage({ keyPurposes: input.extendedKeyUsage.map(ekuOid) });

@@ -5,7 +5,7 @@ import type { DeviceCapabilities } from "../ports/device.js";
 import type { DirectoryUser } from "../ports/directory.js";
 import { examplePivPolicy } from "../testing/example-policy.js";
 import { renderSan, renderSubject } from "./attribute-template.js";
-import { EKU_OIDS, ekuOid } from "./extended-key-usage.js";
+import { EKU_OIDS, ekuName, ekuOid, isDottedOid } from "./extended-key-usage.js";
 import { PolicyEngine, selectTemplates } from "./policy-engine.js";
 import { validatePolicy } from "./policy-validation.js";
 
@@ -202,5 +202,22 @@ describe("ekuOid", () => {
     expect(ekuOid("codeSigning")).toBe("1.3.6.1.5.5.7.3.3");
     expect(ekuOid("1.2.840.113583.1.1.5")).toBe("1.2.840.113583.1.1.5");
     expect(() => ekuOid("toString")).toThrow(/unknown extended key usage/);
+  });
+
+  it("knows the Microsoft document-signing purpose beside RFC 9336's", () => {
+    expect(ekuOid("msDocumentSigning")).toBe("1.3.6.1.4.1.311.10.3.12");
+  });
+
+  it("passes unknown dotted OIDs through and names known ones", () => {
+    expect(ekuOid("1.2.3.4.5")).toBe("1.2.3.4.5");
+    expect(ekuName(EKU_OIDS.smartcardLogon)).toBe("smartcardLogon");
+    expect(ekuName("1.2.3.4.5")).toBeUndefined();
+  });
+
+  it("refuses names it does not know and malformed OIDs", () => {
+    expect(() => ekuOid("smartCardLogin")).toThrow(/unknown extended key usage/);
+    expect(isDottedOid("1.3.6.01")).toBe(false);
+    expect(isDottedOid("3.1")).toBe(false);
+    expect(isDottedOid("toString")).toBe(false);
   });
 });

@@ -19,6 +19,19 @@ import type {
   RequestRepository,
   Store,
 } from "../ports/store.js";
+import {
+  auditEventExistsError,
+  auditSeqTakenError,
+  recordBody,
+  recordExistsError,
+  recordJsonText,
+  recordMissingError,
+  requireAuditEvent,
+  requireCertificateRecord,
+  requireRecordId,
+  requireStoreInstant,
+  requireStoreLimit,
+} from "../store/record-checks.js";
 
 type Row = Versioned & { id: string };
 
@@ -84,50 +97,12 @@ function cloneTables(t: Tables): Tables {
  * refusing NUL characters, which PostgreSQL text and `jsonb` cannot store.
  */
 function jsonCopy<T>(value: T, what: string): T {
-  let nul = false;
-  let json: string;
-  try {
-    json = JSON.stringify(value, (key, v: unknown) => {
-      if (key.includes("\0") || (typeof v === "string" && v.includes("\0"))) nul = true;
-      return v;
-    });
-  } catch (err) {
-    throw new CardwrightError("STORE_FAILURE", `${what} record is not JSON-serialisable`, {
-      details: { recordKind: what },
-      cause: err,
-    });
-  }
-  if (nul) {
-    throw new CardwrightError("STORE_FAILURE", `${what} record holds a NUL character, which PostgreSQL cannot store`, {
-      details: { recordKind: what },
-    });
-  }
-  return JSON.parse(json) as T;
+  return JSON.parse(recordJsonText(value, what)) as T;
 }
 
-function requireId(id: unknown, kind: string): string {
-  if (typeof id !== "string" || id.length === 0) {
-    throw new CardwrightError("STORE_FAILURE", `${kind} record needs a non-empty string id`, {
-      details: { recordKind: kind },
-    });
-  }
-  return id;
-}
-
-function requireInstant(value: string, field: string): number {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new CardwrightError("STORE_FAILURE", `${field} is not an ISO 8601 instant`, { details: { field } });
-  }
-  return ms;
-}
-
-function requireLimit(limit: number | undefined): number {
-  if (limit === undefined) return Number.POSITIVE_INFINITY;
-  if (!Number.isInteger(limit) || limit < 0) {
-    throw new CardwrightError("STORE_FAILURE", "limit must be a non-negative integer", { details: { limit } });
-  }
-  return limit;
+/** The shared limit check, with "no limit" as a count `slice` understands. */
+function maxRows(limit: number | undefined): number {
+  return requireStoreLimit(limit) ?? Number.POSITIVE_INFINITY;
 }
 
 function compareIds(a: string, b: string): number {
@@ -143,15 +118,6 @@ function byCreation(a: Row, b: Row): number {
 /** `ORDER BY not_after, id`, for certificates that all have a `notAfter`. */
 function bySoonestExpiry(a: CertificateRecord, b: CertificateRecord): number {
   return Date.parse(a.notAfter ?? "") - Date.parse(b.notAfter ?? "") || compareIds(a.id, b.id);
-}
-
-/** Drops the fields the store owns, whatever the caller passed. */
-function withoutVersioned<T extends Row>(record: T | NewRecord<T>): Omit<T, keyof Versioned> {
-  const copy = { ...record } as Partial<T>;
-  delete copy.version;
-  delete copy.createdAt;
-  delete copy.updatedAt;
-  return copy as Omit<T, keyof Versioned>;
 }
 
 class MemoryRepository<T extends Row> {
@@ -171,7 +137,7 @@ class MemoryRepository<T extends Row> {
     limit: number | undefined,
     order: (a: T, b: T) => number = byCreation,
   ): T[] {
-    const max = requireLimit(limit);
+    const max = maxRows(limit);
     return [...this.rows().values()]
       .filter(filter)
       .sort(order)
@@ -188,36 +154,28 @@ class MemoryRepository<T extends Row> {
   }
 
   async create(record: NewRecord<T>): Promise<T> {
-    const id = requireId((record as { id?: unknown }).id, this.kind);
-    const body = jsonCopy(withoutVersioned<T>(record), this.kind);
+    const id = requireRecordId((record as { id?: unknown }).id, this.kind);
+    const body = jsonCopy(recordBody<T>(record), this.kind);
     this.validate(body);
     const now = this.clock.now().toISOString();
     const stored = { ...body, version: 1, createdAt: now, updatedAt: now } as T;
     await this.access.write((t) => {
       const rows = t[this.table] as unknown as Map<string, T>;
-      if (rows.has(id)) {
-        throw new CardwrightError("STORE_DUPLICATE", `${this.kind} ${id} already exists; read it instead of creating`, {
-          details: { recordKind: this.kind, recordId: id },
-        });
-      }
+      if (rows.has(id)) throw recordExistsError(this.kind, id);
       rows.set(id, stored);
     });
     return jsonCopy(stored, this.kind);
   }
 
   async update(record: T): Promise<T> {
-    const id = requireId(record.id, this.kind);
-    const body = jsonCopy(withoutVersioned<T>(record), this.kind);
+    const id = requireRecordId(record.id, this.kind);
+    const body = jsonCopy(recordBody<T>(record), this.kind);
     this.validate(body);
     const now = this.clock.now().toISOString();
     const stored = await this.access.write((t) => {
       const rows = t[this.table] as unknown as Map<string, T>;
       const current = rows.get(id);
-      if (current === undefined) {
-        throw new CardwrightError("STORE_NOT_FOUND", `${this.kind} ${id} does not exist; create it first`, {
-          details: { recordKind: this.kind, recordId: id },
-        });
-      }
+      if (current === undefined) throw recordMissingError(this.kind, id);
       if (current.version !== record.version) {
         throw new StoreConflictError(this.kind, id, record.version, current.version);
       }
@@ -243,11 +201,12 @@ class MemoryCards extends MemoryRepository<CardRecord> implements CardRepository
 
 class MemoryCertificates extends MemoryRepository<CertificateRecord> implements CertificateRepository {
   protected override validate(record: Omit<CertificateRecord, keyof Versioned>): void {
-    if (record.notAfter !== undefined) requireInstant(record.notAfter, "notAfter");
+    requireCertificateRecord(record);
   }
 
   async list(q: CertificateQuery = {}): Promise<CertificateRecord[]> {
-    const before = q.expiringBefore === undefined ? undefined : requireInstant(q.expiringBefore, "expiringBefore");
+    const before =
+      q.expiringBefore === undefined ? undefined : Date.parse(requireStoreInstant(q.expiringBefore, "expiringBefore"));
     // Soonest expiry first when asking for expiring certificates, as the SQL store does.
     const order = before === undefined ? byCreation : bySoonestExpiry;
     return this.query(
@@ -283,28 +242,12 @@ class MemoryAudit implements AuditRepository {
   constructor(private readonly access: Access) {}
 
   async append(event: AuditEvent): Promise<void> {
-    if (!Number.isSafeInteger(event.seq) || event.seq < 1) {
-      throw new CardwrightError("STORE_FAILURE", "audit event seq must be a positive integer", {
-        details: { recordKind: "audit event" },
-      });
-    }
-    const id = requireId(event.id, "audit event");
-    requireInstant(event.at, "at");
+    const id = requireAuditEvent(event);
     const stored = jsonCopy(event, "audit event");
     await this.access.write((t) => {
-      if (t.audit.has(event.seq)) {
-        throw new CardwrightError(
-          "STORE_CONFLICT",
-          `audit seq ${event.seq} is already taken; re-read the last event and retry`,
-          { details: { recordKind: "audit event", recordId: id, seq: event.seq } },
-        );
-      }
+      if (t.audit.has(event.seq)) throw auditSeqTakenError(event);
       for (const existing of t.audit.values()) {
-        if (existing.id === id) {
-          throw new CardwrightError("STORE_DUPLICATE", `audit event ${id} already exists`, {
-            details: { recordKind: "audit event", recordId: id },
-          });
-        }
+        if (existing.id === id) throw auditEventExistsError(id);
       }
       t.audit.set(event.seq, stored);
     });
@@ -317,7 +260,7 @@ class MemoryAudit implements AuditRepository {
   }
 
   async list(q: { fromSeq?: number; cardId?: string; limit?: number } = {}): Promise<AuditEvent[]> {
-    const max = requireLimit(q.limit);
+    const max = maxRows(q.limit);
     return [...this.access.read().audit.values()]
       .filter(
         (e) => (q.fromSeq === undefined || e.seq >= q.fromSeq) && (q.cardId === undefined || e.cardId === q.cardId),

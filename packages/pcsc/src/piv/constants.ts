@@ -153,6 +153,8 @@ export const Sw = {
   verifyFailPrefix: 0x63c0,
   memoryFailure: 0x6581,
   wrongLength: 0x6700,
+  /** 6883: a chained command (CLA bit 0x10) was not followed by its last block. */
+  lastCommandOfChainExpected: 0x6883,
   securityStatusNotSatisfied: 0x6982,
   authMethodBlocked: 0x6983,
   conditionsNotSatisfied: 0x6985,

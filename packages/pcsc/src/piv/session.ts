@@ -675,29 +675,12 @@ export class PivSession {
   }
 
   private async requestWitness(algorithm: ManagementKeyAlgorithm, blockSize: number): Promise<Uint8Array> {
-    let data: Uint8Array;
-    try {
-      data = await this.exchange(
-        {
-          cla: 0,
-          ins: Ins.generalAuthenticate,
-          p1: algorithmByte(algorithm),
-          p2: KeyRef.managementKey,
-          data: tlv(Tag.dynamicAuthTemplate, tlv(Tag.witness)),
-          ne: this.connection.maxNe,
-        },
-        { instruction: "GENERAL AUTHENTICATE" },
-      );
-    } catch (err) {
-      const sw = err instanceof CardEdgeError ? err.details.sw : undefined;
-      if (sw === "6A80" || sw === "6A86") {
-        throw new AuthenticationFailedError(
-          `the card refused a ${algorithm} management-key challenge; its management key uses another algorithm`,
-          { instruction: "GENERAL AUTHENTICATE", sw: Number.parseInt(sw, 16), cause: err },
-        );
-      }
-      throw err;
-    }
+    const data = await this.managementKeyStep(
+      algorithm,
+      tlv(Tag.dynamicAuthTemplate, tlv(Tag.witness)),
+      ["6A80", "6A86"],
+      `the card refused a ${algorithm} management-key challenge; its management key uses another algorithm`,
+    );
     const template = findRequired(data, Tag.dynamicAuthTemplate, "management key witness");
     const witness = findRequired(template, Tag.witness, "management key witness");
     if (witness.length !== blockSize) {
@@ -713,31 +696,50 @@ export class PivSession {
     decryptedWitness: Uint8Array,
     challenge: Uint8Array,
   ): Promise<Uint8Array> {
-    let data: Uint8Array;
+    const data = await this.managementKeyStep(
+      algorithm,
+      tlv(Tag.dynamicAuthTemplate, tlv(Tag.witness, decryptedWitness), tlv(Tag.challenge, challenge)),
+      ["6982", "6A80"],
+      "management key authentication failed: the card rejected the key; check the key and its algorithm",
+    );
+    const template = findRequired(data, Tag.dynamicAuthTemplate, "management key response");
+    return Uint8Array.from(findRequired(template, Tag.response, "management key response"));
+  }
+
+  /**
+   * One GENERAL AUTHENTICATE step against the management key (SP 800-73-4 Part 2 §3.2.4). The
+   * status words in `refusedSw` mean a wrong key or algorithm at this step, and become an
+   * AuthenticationFailedError with `message`; any other refusal propagates as it is.
+   */
+  private async managementKeyStep(
+    algorithm: ManagementKeyAlgorithm,
+    data: Uint8Array,
+    refusedSw: readonly string[],
+    message: string,
+  ): Promise<Uint8Array> {
     try {
-      data = await this.exchange(
+      return await this.exchange(
         {
           cla: 0,
           ins: Ins.generalAuthenticate,
           p1: algorithmByte(algorithm),
           p2: KeyRef.managementKey,
-          data: tlv(Tag.dynamicAuthTemplate, tlv(Tag.witness, decryptedWitness), tlv(Tag.challenge, challenge)),
+          data,
           ne: this.connection.maxNe,
         },
         { instruction: "GENERAL AUTHENTICATE" },
       );
     } catch (err) {
       const sw = err instanceof CardEdgeError ? err.details.sw : undefined;
-      if (sw === "6982" || sw === "6A80") {
-        throw new AuthenticationFailedError(
-          "management key authentication failed: the card rejected the key; check the key and its algorithm",
-          { instruction: "GENERAL AUTHENTICATE", sw: Number.parseInt(sw, 16), cause: err },
-        );
+      if (sw !== undefined && refusedSw.includes(sw)) {
+        throw new AuthenticationFailedError(message, {
+          instruction: "GENERAL AUTHENTICATE",
+          sw: Number.parseInt(sw, 16),
+          cause: err,
+        });
       }
       throw err;
     }
-    const template = findRequired(data, Tag.dynamicAuthTemplate, "management key response");
-    return Uint8Array.from(findRequired(template, Tag.response, "management key response"));
   }
 
   private async generateAsymmetricKeyPair(

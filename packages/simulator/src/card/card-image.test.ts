@@ -3,18 +3,22 @@ import { mkdtemp, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isCardwrightError } from "@cardwright/core";
-import { beforeAll, describe, expect, it } from "vitest";
-import { apdu, authenticate, dataOf, pad, SELECT_PIV, send, swOf, verifyPin } from "../../test/apdu-helpers.js";
-import { AttestationAuthority } from "../attestation/attestation-authority.js";
+import { describe, expect, it } from "vitest";
+import {
+  apdu,
+  authenticate,
+  dataOf,
+  newCard,
+  pad,
+  SELECT_PIV,
+  send,
+  swOf,
+  verifyPin,
+} from "../../test/apdu-helpers.js";
 import { VirtualPivCard } from "./virtual-piv-card.js";
 
-let authority: AttestationAuthority;
-beforeAll(async () => {
-  authority = await AttestationAuthority.create();
-});
-
 async function preparedCard() {
-  const card = await VirtualPivCard.create({ attestationAuthority: authority, firmware: "5.4.3", serial: 7654321 });
+  const card = await newCard({ firmware: "5.4.3", serial: 7654321 });
   await send(card, SELECT_PIV);
   expect(await authenticate(card, 0x03)).toBe("9000");
   const gen = await send(card, "0047009A05AC0380011100");

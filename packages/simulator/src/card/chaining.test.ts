@@ -1,16 +1,21 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { authenticate, dataOf, extendedApdu, hex, SELECT_PIV, send, swOf, toHex } from "../../test/apdu-helpers.js";
-import { AttestationAuthority } from "../attestation/attestation-authority.js";
-import { VirtualPivCard } from "./virtual-piv-card.js";
+import { describe, expect, it } from "vitest";
+import {
+  authenticate,
+  dataOf,
+  extendedApdu,
+  freshCard,
+  hex,
+  newCard,
+  SELECT_PIV,
+  send,
+  swOf,
+  toHex,
+} from "../../test/apdu-helpers.js";
+import type { VirtualPivCard } from "./virtual-piv-card.js";
 
-let authority: AttestationAuthority;
-beforeAll(async () => {
-  authority = await AttestationAuthority.create();
-});
-
-async function freshCard(options: Parameters<typeof VirtualPivCard.create>[0] = {}) {
-  const card = await VirtualPivCard.create({ attestationAuthority: authority, ...options });
-  expect(swOf(await send(card, SELECT_PIV))).toBe("9000");
+/** A selected card with the management key authenticated (AES-192). */
+async function authenticatedCard(): Promise<VirtualPivCard> {
+  const card = await freshCard();
   expect(await authenticate(card, 0x0a)).toBe("9000");
   return card;
 }
@@ -32,14 +37,14 @@ async function chainedPut(card: VirtualPivCard): Promise<string[]> {
 
 describe("command chaining (CLA 10)", () => {
   it("reassembles a PUT DATA sent in three pieces", async () => {
-    const card = await freshCard();
+    const card = await authenticatedCard();
     expect(await chainedPut(card)).toEqual(["9000", "9000", "9000"]);
     const rsp = await send(card, extendedApdu(0xcb, 0x3f, 0xff, hex("5C035FC105"), 0));
     expect(rsp).toBe(`${toHex(STORED)}9000`);
   });
 
   it("answers 6883 when another command interrupts the chain, and drops it", async () => {
-    const card = await freshCard();
+    const card = await authenticatedCard();
     const piece = PUT_BODY.subarray(0, 255);
     expect(swOf(await send(card, Uint8Array.from([0x10, 0xdb, 0x3f, 0xff, 255, ...piece])))).toBe("9000");
     expect(await send(card, "00FD0000")).toBe("6883");
@@ -49,7 +54,7 @@ describe("command chaining (CLA 10)", () => {
 
 describe("response chaining (61xx / GET RESPONSE)", () => {
   it("splits a 604-byte response into 256 + 256 + 92 with 6100, 615C, 9000", async () => {
-    const card = await freshCard();
+    const card = await authenticatedCard();
     await chainedPut(card);
     const first = await send(card, "00CB3FFF055C035FC10500");
     expect(first.length).toBe((256 + 2) * 2);
@@ -63,7 +68,7 @@ describe("response chaining (61xx / GET RESPONSE)", () => {
   });
 
   it("honours a short Le below 256", async () => {
-    const card = await freshCard();
+    const card = await authenticatedCard();
     await chainedPut(card);
     const first = await send(card, "00CB3FFF055C035FC10510");
     expect(first.length).toBe((16 + 2) * 2);
@@ -71,7 +76,7 @@ describe("response chaining (61xx / GET RESPONSE)", () => {
   });
 
   it("answers 6985 to GET RESPONSE with nothing pending, or after another command", async () => {
-    const card = await freshCard();
+    const card = await authenticatedCard();
     expect(await send(card, "00C0000000")).toBe("6985");
     await chainedPut(card);
     expect(swOf(await send(card, "00CB3FFF055C035FC10500"))).toBe("6100");
@@ -82,19 +87,19 @@ describe("response chaining (61xx / GET RESPONSE)", () => {
 
 describe("extended length (ISO/IEC 7816-4 §5.1)", () => {
   it("accepts a 609-byte PUT DATA in one APDU and answers 604 bytes at once", async () => {
-    const card = await freshCard();
+    const card = await authenticatedCard();
     expect(swOf(await send(card, extendedApdu(0xdb, 0x3f, 0xff, PUT_BODY)))).toBe("9000");
     expect(await send(card, extendedApdu(0xcb, 0x3f, 0xff, hex("5C035FC105"), 0))).toBe(`${toHex(STORED)}9000`);
   });
 
   it("answers 6700 to extended APDUs when the card is configured without them", async () => {
-    const card = await VirtualPivCard.create({ attestationAuthority: authority, extendedLength: false });
+    const card = await newCard({ extendedLength: false });
     expect(swOf(await send(card, SELECT_PIV))).toBe("9000");
     expect(await send(card, extendedApdu(0xcb, 0x3f, 0xff, hex("5C017E"), 0))).toBe("6700");
   });
 
   it("answers 6700 to a malformed extended length", async () => {
-    const card = await freshCard();
+    const card = await authenticatedCard();
     expect(await send(card, "00CB3FFF0000055C03")).toBe("6700");
   });
 });

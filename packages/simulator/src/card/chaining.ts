@@ -3,9 +3,9 @@
  * says "more commands of this chain follow") and response chaining with 61xx / GET RESPONSE
  * (§5.3.4, §7.6.1) when a response does not fit the host's Ne.
  */
-import { concat } from "@cardwright/pcsc";
+import { concat, Sw } from "@cardwright/pcsc";
 import type { CommandApdu } from "./command-apdu.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 
 /** CLA bit announcing that more commands of the chain follow. */
 export const CLA_CHAINING = 0x10;
@@ -31,7 +31,7 @@ export class CommandChain {
       const h = this.header;
       if (h.ins !== cmd.ins || h.p1 !== cmd.p1 || h.p2 !== cmd.p2) {
         this.clear();
-        throw new CardStatus(SW.lastCommandOfChainExpected, "another command interrupted a command chain");
+        throw new CardStatus(Sw.lastCommandOfChainExpected, "another command interrupted a command chain");
       }
     }
     if (more) {
@@ -81,7 +81,7 @@ export class ResponseChain {
    */
   next(ne: number): Uint8Array {
     const pending = this.pending;
-    if (pending === undefined) throw new CardStatus(SW.conditionsNotSatisfied, "no response data pending");
+    if (pending === undefined) throw new CardStatus(Sw.conditionsNotSatisfied, "no response data pending");
     return this.frame(pending, ne);
   }
 

@@ -3,7 +3,8 @@
  * byte, Ne = 256 for Le = 00) and extended form (a 00 marker then two-byte Lc/Le, Ne = 65536
  * for Le = 0000).
  */
-import { CardStatus, SW } from "./status.js";
+import { Sw } from "@cardwright/pcsc";
+import { CardStatus } from "./status.js";
 
 /** A decoded command APDU. */
 export interface CommandApdu {
@@ -23,7 +24,7 @@ export interface CommandApdu {
  * @throws CardStatus 6700 when the length fields do not match the command's size.
  */
 export function parseCommandApdu(bytes: Uint8Array): CommandApdu {
-  if (bytes.length < 4) throw new CardStatus(SW.wrongLength, "command shorter than its header");
+  if (bytes.length < 4) throw new CardStatus(Sw.wrongLength, "command shorter than its header");
   const header = { cla: bytes[0] as number, ins: bytes[1] as number, p1: bytes[2] as number, p2: bytes[3] as number };
   const body = bytes.subarray(4);
   const empty = new Uint8Array(0);
@@ -37,17 +38,17 @@ export function parseCommandApdu(bytes: Uint8Array): CommandApdu {
       const le = body[1 + b0] as number;
       return { ...header, data: body.subarray(1, 1 + b0), ne: le === 0 ? 256 : le, extended: false };
     }
-    throw new CardStatus(SW.wrongLength, "short Lc does not match the command length");
+    throw new CardStatus(Sw.wrongLength, "short Lc does not match the command length");
   }
   // Extended form: 00 then two bytes.
-  if (body.length < 3) throw new CardStatus(SW.wrongLength, "truncated extended length");
+  if (body.length < 3) throw new CardStatus(Sw.wrongLength, "truncated extended length");
   const n = ((body[1] as number) << 8) | (body[2] as number);
   if (body.length === 3) return { ...header, data: empty, ne: n === 0 ? 65536 : n, extended: true };
-  if (n === 0) throw new CardStatus(SW.wrongLength, "extended Lc of zero");
+  if (n === 0) throw new CardStatus(Sw.wrongLength, "extended Lc of zero");
   if (body.length === 3 + n) return { ...header, data: body.subarray(3, 3 + n), ne: 0, extended: true };
   if (body.length === 5 + n) {
     const le = ((body[3 + n] as number) << 8) | (body[4 + n] as number);
     return { ...header, data: body.subarray(3, 3 + n), ne: le === 0 ? 65536 : le, extended: true };
   }
-  throw new CardStatus(SW.wrongLength, "extended Lc does not match the command length");
+  throw new CardStatus(Sw.wrongLength, "extended Lc does not match the command length");
 }

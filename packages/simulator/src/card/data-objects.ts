@@ -4,29 +4,29 @@
  * which travels as its own 7E template. Writing needs the management key; an empty 53 deletes.
  */
 
-import { decodeAll, tlv } from "@cardwright/pcsc";
+import { decodeAll, Sw, tlv } from "@cardwright/pcsc";
 import { bytesToBigInt } from "../crypto/weierstrass.js";
 import { type CardContext, DISCOVERY_OBJECT } from "./card-state.js";
 import type { CommandApdu } from "./command-apdu.js";
 import { isValidObjectTag, readRequiresPin } from "./object-store.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 
 function requireP1P2(cmd: CommandApdu): void {
-  if (cmd.p1 !== 0x3f || cmd.p2 !== 0xff) throw new CardStatus(SW.incorrectP1P2, "GET/PUT DATA needs P1P2 3FFF");
+  if (cmd.p1 !== 0x3f || cmd.p2 !== 0xff) throw new CardStatus(Sw.incorrectP1P2, "GET/PUT DATA needs P1P2 3FFF");
 }
 
 function parseTlvs(data: Uint8Array) {
   try {
     return decodeAll(data);
   } catch {
-    throw new CardStatus(SW.wrongData, "command data is not BER-TLV");
+    throw new CardStatus(Sw.wrongData, "command data is not BER-TLV");
   }
 }
 
 function objectTag(value: Uint8Array): number {
-  if (value.length < 1 || value.length > 3) throw new CardStatus(SW.wrongData, "tag list must hold one tag");
+  if (value.length < 1 || value.length > 3) throw new CardStatus(Sw.wrongData, "tag list must hold one tag");
   const tag = Number(bytesToBigInt(value));
-  if (!isValidObjectTag(tag)) throw new CardStatus(SW.wrongData, "not a PIV data object tag");
+  if (!isValidObjectTag(tag)) throw new CardStatus(Sw.wrongData, "not a PIV data object tag");
   return tag;
 }
 
@@ -38,14 +38,14 @@ export async function getData(ctx: CardContext, cmd: CommandApdu): Promise<Uint8
   requireP1P2(cmd);
   const [list, ...rest] = parseTlvs(cmd.data);
   if (list === undefined || list.tag !== 0x5c || rest.length > 0) {
-    throw new CardStatus(SW.wrongData, "GET DATA expects a single 5C tag list");
+    throw new CardStatus(Sw.wrongData, "GET DATA expects a single 5C tag list");
   }
   const tag = objectTag(list.value);
   if (readRequiresPin(tag) && !ctx.state.volatile.pinVerified) {
-    throw new CardStatus(SW.securityStatusNotSatisfied, "reading this object needs the PIN");
+    throw new CardStatus(Sw.securityStatusNotSatisfied, "reading this object needs the PIN");
   }
   const value = ctx.state.objects.get(tag);
-  if (value === undefined) throw new CardStatus(SW.fileNotFound, "data object not found");
+  if (value === undefined) throw new CardStatus(Sw.fileNotFound, "data object not found");
   return tlv(tag === DISCOVERY_OBJECT ? DISCOVERY_OBJECT : 0x53, value);
 }
 
@@ -57,17 +57,17 @@ export async function getData(ctx: CardContext, cmd: CommandApdu): Promise<Uint8
 export async function putData(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
   requireP1P2(cmd);
   if (!ctx.state.volatile.managementAuthenticated) {
-    throw new CardStatus(SW.securityStatusNotSatisfied, "PUT DATA needs management key authentication");
+    throw new CardStatus(Sw.securityStatusNotSatisfied, "PUT DATA needs management key authentication");
   }
   const items = parseTlvs(cmd.data);
   const [list, body] = items;
   if (items.length !== 2 || list === undefined || body === undefined || list.tag !== 0x5c) {
-    throw new CardStatus(SW.wrongData, "PUT DATA expects 5C tag list and one data template");
+    throw new CardStatus(Sw.wrongData, "PUT DATA expects 5C tag list and one data template");
   }
   const tag = objectTag(list.value);
   const expected = tag === DISCOVERY_OBJECT ? DISCOVERY_OBJECT : 0x53;
   if (body.tag !== expected)
-    throw new CardStatus(SW.wrongData, `object must be wrapped in tag ${expected.toString(16)}`);
+    throw new CardStatus(Sw.wrongData, `object must be wrapped in tag ${expected.toString(16)}`);
   if (body.value.length === 0) ctx.state.objects.delete(tag);
   else ctx.state.objects.put(tag, body.value);
   return new Uint8Array(0);

@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject, verify } from "node:crypto";
 import { decodeMap } from "@cardwright/pcsc";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   apdu,
   authenticate,
@@ -8,26 +8,16 @@ import {
   dataOf,
   encryptBlock,
   extendedApdu,
+  freshCard,
   hex,
+  newCard,
   SELECT_PIV,
   send,
   swOf,
   toHex,
   verifyPin,
 } from "../../test/apdu-helpers.js";
-import { AttestationAuthority } from "../attestation/attestation-authority.js";
-import { VirtualPivCard } from "./virtual-piv-card.js";
-
-let authority: AttestationAuthority;
-beforeAll(async () => {
-  authority = await AttestationAuthority.create();
-});
-
-async function freshCard(options: Parameters<typeof VirtualPivCard.create>[0] = {}) {
-  const card = await VirtualPivCard.create({ attestationAuthority: authority, ...options });
-  expect(swOf(await send(card, SELECT_PIV))).toBe("9000");
-  return card;
-}
+import type { VirtualPivCard } from "./virtual-piv-card.js";
 
 /** GENERATE in `slot` with `alg`; returns the node public key. */
 async function generate(card: VirtualPivCard, slot: number, alg: number, policy?: number): Promise<KeyObject> {
@@ -249,8 +239,7 @@ describe("touch policies (Yubico AB)", () => {
   it("always: asks for a touch on every use; no touch is 6982", async () => {
     const touches: number[] = [];
     let willTouch = true;
-    const card = await VirtualPivCard.create({
-      attestationAuthority: authority,
+    const card = await newCard({
       touch: async ({ slot }) => {
         touches.push(slot);
         return willTouch;
@@ -269,8 +258,7 @@ describe("touch policies (Yubico AB)", () => {
   it("cached: one touch counts for 15 seconds", async () => {
     let now = 1_000_000;
     let touches = 0;
-    const card = await VirtualPivCard.create({
-      attestationAuthority: authority,
+    const card = await newCard({
       now: () => now,
       touch: async () => {
         touches++;
@@ -291,7 +279,7 @@ describe("touch policies (Yubico AB)", () => {
 
   it("a management key set with touch (P2 FE) needs a touch to authenticate", async () => {
     let willTouch = true;
-    const card = await VirtualPivCard.create({ attestationAuthority: authority, touch: async () => willTouch });
+    const card = await newCard({ touch: async () => willTouch });
     await send(card, SELECT_PIV);
     expect(await authenticate(card, 0x0a)).toBe("9000");
     expect(swOf(await send(card, apdu(0, 0xff, 0xff, 0xfe, Uint8Array.from([0x0a, 0x9b, 24, ...DEFAULT_KEY]))))).toBe(

@@ -6,14 +6,14 @@
  * encipherment 82 back). Slot keys: 81 → raw RSA or ECDSA over the digest, 85 → ECDH (§A.3–A.5).
  */
 import { randomBytes } from "node:crypto";
-import { decodeAll, tlv } from "@cardwright/pcsc";
+import { decodeAll, Sw, tlv } from "@cardwright/pcsc";
 import { bytesEqual } from "../crypto/ecdsa-digest.js";
 import { decryptBlocks, encryptBlocks, managementKeyCipher } from "../crypto/management-key-cipher.js";
 import { ecdhSharedSecret, ecSignDigest, keySpecFor, rsaRawPrivate } from "../crypto/slot-keys.js";
 import type { CardContext } from "./card-state.js";
 import type { CommandApdu } from "./command-apdu.js";
 import { enforcePinPolicy, enforceTouchPolicy, isAsymmetricSlot } from "./key-slots.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 
 const MANAGEMENT_KEY = 0x9b;
 const Witness = 0x80;
@@ -29,7 +29,7 @@ function parseTemplate(data: Uint8Array): Map<number, Uint8Array> {
     for (const t of decodeAll(outer.value)) map.set(t.tag, t.value);
     return map;
   } catch {
-    throw new CardStatus(SW.wrongData, "expected a dynamic authentication template (7C)");
+    throw new CardStatus(Sw.wrongData, "expected a dynamic authentication template (7C)");
   }
 }
 
@@ -39,9 +39,9 @@ async function authenticateManagementKey(ctx: CardContext, cmd: CommandApdu, t: 
   const pending = v.pendingManagementAuth;
   v.pendingManagementAuth = undefined;
   const mk = state.managementKey;
-  if (cmd.p1 !== mk.algorithm) throw new CardStatus(SW.wrongData, "algorithm does not match the management key");
+  if (cmd.p1 !== mk.algorithm) throw new CardStatus(Sw.wrongData, "algorithm does not match the management key");
   const cipher = managementKeyCipher(mk.algorithm);
-  if (cipher === undefined) throw new CardStatus(SW.noPreciseDiagnosis, "management key algorithm is unknown");
+  if (cipher === undefined) throw new CardStatus(Sw.noPreciseDiagnosis, "management key algorithm is unknown");
   const witness = t.get(Witness);
   const challenge = t.get(Challenge);
   const response = t.get(Response);
@@ -56,9 +56,9 @@ async function authenticateManagementKey(ctx: CardContext, cmd: CommandApdu, t: 
   // Step 2 of mutual authentication: deciphered witness and the host's challenge.
   if (witness !== undefined && witness.length > 0 && challenge !== undefined && challenge.length > 0) {
     if (pending?.kind !== "mutual" || pending.algorithm !== mk.algorithm || !bytesEqual(witness, pending.expected)) {
-      throw new CardStatus(SW.securityStatusNotSatisfied, "management key authentication failed");
+      throw new CardStatus(Sw.securityStatusNotSatisfied, "management key authentication failed");
     }
-    if (challenge.length !== cipher.blockLength) throw new CardStatus(SW.wrongData, "challenge must be one block");
+    if (challenge.length !== cipher.blockLength) throw new CardStatus(Sw.wrongData, "challenge must be one block");
     await enforceTouchPolicy(ctx, MANAGEMENT_KEY, mk.touchPolicy);
     v.managementAuthenticated = true;
     return tlv(0x7c, tlv(Response, encryptBlocks(cipher, mk.key, challenge)));
@@ -73,33 +73,33 @@ async function authenticateManagementKey(ctx: CardContext, cmd: CommandApdu, t: 
   // Step 2 of external authentication: the enciphered challenge.
   if (response !== undefined && response.length > 0 && witness === undefined && challenge === undefined) {
     if (pending?.kind !== "external" || pending.algorithm !== mk.algorithm || response.length !== cipher.blockLength) {
-      throw new CardStatus(SW.securityStatusNotSatisfied, "management key authentication failed");
+      throw new CardStatus(Sw.securityStatusNotSatisfied, "management key authentication failed");
     }
     const plain = decryptBlocks(cipher, mk.key, response);
     if (!bytesEqual(plain, pending.expected)) {
-      throw new CardStatus(SW.securityStatusNotSatisfied, "management key authentication failed");
+      throw new CardStatus(Sw.securityStatusNotSatisfied, "management key authentication failed");
     }
     await enforceTouchPolicy(ctx, MANAGEMENT_KEY, mk.touchPolicy);
     v.managementAuthenticated = true;
     return new Uint8Array(0);
   }
-  throw new CardStatus(SW.wrongData, "unexpected dynamic authentication template for key 9B");
+  throw new CardStatus(Sw.wrongData, "unexpected dynamic authentication template for key 9B");
 }
 
 async function privateKeyOperation(ctx: CardContext, cmd: CommandApdu, t: Map<number, Uint8Array>) {
   const key = ctx.state.keys.get(cmd.p2);
-  if (key === undefined) throw new CardStatus(SW.wrongData, "no key in this slot");
-  if (cmd.p1 !== key.algorithm) throw new CardStatus(SW.wrongData, "algorithm does not match the slot's key");
+  if (key === undefined) throw new CardStatus(Sw.wrongData, "no key in this slot");
+  if (cmd.p1 !== key.algorithm) throw new CardStatus(Sw.wrongData, "algorithm does not match the slot's key");
   const spec = keySpecFor(key.algorithm);
-  if (spec === undefined) throw new CardStatus(SW.noPreciseDiagnosis, "slot holds an unknown key type");
+  if (spec === undefined) throw new CardStatus(Sw.noPreciseDiagnosis, "slot holds an unknown key type");
   const response = t.get(Response);
   const challenge = t.get(Challenge);
   const exponentiation = t.get(Exponentiation);
   if (response === undefined || response.length !== 0) {
-    throw new CardStatus(SW.wrongData, "template must request a response (82 00)");
+    throw new CardStatus(Sw.wrongData, "template must request a response (82 00)");
   }
   if ((challenge === undefined) === (exponentiation === undefined)) {
-    throw new CardStatus(SW.wrongData, "template needs exactly one of 81 or 85");
+    throw new CardStatus(Sw.wrongData, "template needs exactly one of 81 or 85");
   }
   enforcePinPolicy(ctx, key);
   await enforceTouchPolicy(ctx, cmd.p2, key.touchPolicy);
@@ -117,7 +117,7 @@ async function privateKeyOperation(ctx: CardContext, cmd: CommandApdu, t: Map<nu
       result = ecdhSharedSecret(key.privateKey, spec.curve, exponentiation as Uint8Array);
     }
   } catch (err) {
-    if (err instanceof RangeError) throw new CardStatus(SW.wrongData, err.message);
+    if (err instanceof RangeError) throw new CardStatus(Sw.wrongData, err.message);
     throw err;
   }
   await ctx.delay(ctx.latency.signatureMs?.[spec.name] ?? 0);
@@ -133,6 +133,6 @@ export async function generalAuthenticate(ctx: CardContext, cmd: CommandApdu): P
   const template = parseTemplate(cmd.data);
   if (cmd.p2 === MANAGEMENT_KEY) return authenticateManagementKey(ctx, cmd, template);
   // The attestation key (F9) signs attestations only, never on the host's behalf.
-  if (!isAsymmetricSlot(cmd.p2)) throw new CardStatus(SW.incorrectP1P2, "not a usable key reference");
+  if (!isAsymmetricSlot(cmd.p2)) throw new CardStatus(Sw.incorrectP1P2, "not a usable key reference");
   return privateKeyOperation(ctx, cmd, template);
 }

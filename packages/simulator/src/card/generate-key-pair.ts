@@ -4,17 +4,17 @@
  * 7F49 (Table 10: 81/82 for RSA, 86 for EC) out. Needs the management key.
  */
 
-import { decodeMap, tlv } from "@cardwright/pcsc";
+import { decodeMap, Sw, tlv } from "@cardwright/pcsc";
 import { generateSlotKeyPair, keySpecFor, publicKeyObjects } from "../crypto/slot-keys.js";
 import type { CardContext } from "./card-state.js";
 import type { CommandApdu } from "./command-apdu.js";
 import { Features } from "./firmware.js";
 import { isAsymmetricSlot, resolvePolicies } from "./key-slots.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 
 function single(value: Uint8Array | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
-  if (value.length !== 1) throw new CardStatus(SW.wrongData, `${what} must be one byte`);
+  if (value.length !== 1) throw new CardStatus(Sw.wrongData, `${what} must be one byte`);
   return value[0];
 }
 
@@ -24,9 +24,9 @@ function single(value: Uint8Array | undefined, what: string): number | undefined
  */
 export function requireKeySpec(ctx: CardContext, algorithm: number) {
   const spec = keySpecFor(algorithm);
-  if (spec === undefined) throw new CardStatus(SW.wrongData, "unsupported key algorithm");
+  if (spec === undefined) throw new CardStatus(Sw.wrongData, "unsupported key algorithm");
   if (spec.kind === "rsa" && spec.bits > 2048 && !Features.largeRsa(ctx.state.config.firmware)) {
-    throw new CardStatus(SW.wrongData, "RSA 3072/4096 needs firmware 5.7");
+    throw new CardStatus(Sw.wrongData, "RSA 3072/4096 needs firmware 5.7");
   }
   return spec;
 }
@@ -36,9 +36,9 @@ export function requireKeySpec(ctx: CardContext, algorithm: number) {
  * @throws CardStatus 6982 without management authentication, 6A86 bad slot, 6A80 bad template.
  */
 export async function generateAsymmetricKeyPair(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
-  if (cmd.p1 !== 0x00 || !isAsymmetricSlot(cmd.p2)) throw new CardStatus(SW.incorrectP1P2, "not a key slot");
+  if (cmd.p1 !== 0x00 || !isAsymmetricSlot(cmd.p2)) throw new CardStatus(Sw.incorrectP1P2, "not a key slot");
   if (!ctx.state.volatile.managementAuthenticated) {
-    throw new CardStatus(SW.securityStatusNotSatisfied, "key generation needs management key authentication");
+    throw new CardStatus(Sw.securityStatusNotSatisfied, "key generation needs management key authentication");
   }
   let template: Map<number, Uint8Array>;
   try {
@@ -46,10 +46,10 @@ export async function generateAsymmetricKeyPair(ctx: CardContext, cmd: CommandAp
     if (outer === undefined) throw new Error("no AC");
     template = decodeMap(outer);
   } catch {
-    throw new CardStatus(SW.wrongData, "expected control reference template AC");
+    throw new CardStatus(Sw.wrongData, "expected control reference template AC");
   }
   const algorithm = single(template.get(0x80), "algorithm");
-  if (algorithm === undefined) throw new CardStatus(SW.wrongData, "algorithm (80) missing");
+  if (algorithm === undefined) throw new CardStatus(Sw.wrongData, "algorithm (80) missing");
   const spec = requireKeySpec(ctx, algorithm);
   const { pinPolicy, touchPolicy } = resolvePolicies(
     cmd.p2,

@@ -3,9 +3,11 @@
  * 9E and retired 82–95). Default PIN policies as a YubiKey applies them (Yubico PIV "Slot
  * information"): 9A and 9D PIN once per session, 9C PIN before every use, 9E never.
  */
+
+import { Sw } from "@cardwright/pcsc";
 import type { SlotKey } from "../crypto/slot-keys.js";
 import type { CardContext } from "./card-state.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 
 /** Yubico PIN policy bytes (tag AA). */
 export const PinPolicy = { default: 0, never: 1, once: 2, always: 3, matchOnce: 4, matchAlways: 5 } as const;
@@ -35,10 +37,10 @@ export function resolvePolicies(ref: number, pin: number | undefined, touch: num
   const pinPolicy = pin === undefined || pin === PinPolicy.default ? defaultPinPolicy(ref) : pin;
   const touchPolicy = touch === undefined || touch === TouchPolicy.default ? TouchPolicy.never : touch;
   if (pinPolicy < PinPolicy.never || pinPolicy > PinPolicy.always) {
-    throw new CardStatus(SW.wrongData, "unsupported PIN policy (biometric policies need a YubiKey Bio)");
+    throw new CardStatus(Sw.wrongData, "unsupported PIN policy (biometric policies need a YubiKey Bio)");
   }
   if (touchPolicy < TouchPolicy.never || touchPolicy > TouchPolicy.cached) {
-    throw new CardStatus(SW.wrongData, "unsupported touch policy");
+    throw new CardStatus(Sw.wrongData, "unsupported touch policy");
   }
   return { pinPolicy, touchPolicy };
 }
@@ -51,10 +53,10 @@ export function resolvePolicies(ref: number, pin: number | undefined, touch: num
 export function enforcePinPolicy(ctx: CardContext, key: SlotKey): void {
   const v = ctx.state.volatile;
   if (key.pinPolicy === PinPolicy.never) return;
-  if (!v.pinVerified) throw new CardStatus(SW.securityStatusNotSatisfied, "this key needs the PIN");
+  if (!v.pinVerified) throw new CardStatus(Sw.securityStatusNotSatisfied, "this key needs the PIN");
   if (key.pinPolicy === PinPolicy.always) {
     if (!v.pinAlwaysGrant)
-      throw new CardStatus(SW.securityStatusNotSatisfied, "this key needs the PIN before each use");
+      throw new CardStatus(Sw.securityStatusNotSatisfied, "this key needs the PIN before each use");
     v.pinAlwaysGrant = false;
   }
 }
@@ -70,6 +72,6 @@ export async function enforceTouchPolicy(ctx: CardContext, slot: number, touchPo
   const now = ctx.now();
   if (touchPolicy === TouchPolicy.cached && v.lastTouchAt !== undefined && now - v.lastTouchAt < CACHED_TOUCH_MS)
     return;
-  if (!(await ctx.touch({ slot }))) throw new CardStatus(SW.securityStatusNotSatisfied, "no touch");
+  if (!(await ctx.touch({ slot }))) throw new CardStatus(Sw.securityStatusNotSatisfied, "no touch");
   v.lastTouchAt = ctx.now();
 }

@@ -6,7 +6,8 @@
  * and PUT DATA objects. libykpiv sizes the object buffer at 3072 − 9 = 3063 bytes (`CB_OBJ_MAX`),
  * which is a 3,052-byte certificate plus its 70/71/FE wrapping — the object limit used here.
  */
-import { CardStatus, SW } from "./status.js";
+import { Sw } from "@cardwright/pcsc";
+import { CardStatus } from "./status.js";
 
 /** Largest data object value (the content of tag 53) a YubiKey 5 accepts. */
 export const YUBIKEY_MAX_OBJECT_BYTES = 3063;
@@ -52,10 +53,10 @@ export class ObjectStore {
    */
   put(tag: number, value: Uint8Array): void {
     if (value.length > this.maxObjectBytes) {
-      throw new CardStatus(SW.notEnoughMemory, `object of ${value.length} bytes exceeds ${this.maxObjectBytes}`);
+      throw new CardStatus(Sw.notEnoughMemory, `object of ${value.length} bytes exceeds ${this.maxObjectBytes}`);
     }
     const after = this.used - (this.objects.get(tag)?.length ?? 0) + value.length;
-    if (after > this.totalBytes) throw new CardStatus(SW.notEnoughMemory, "data object storage is full");
+    if (after > this.totalBytes) throw new CardStatus(Sw.notEnoughMemory, "data object storage is full");
     this.objects.set(tag, Uint8Array.from(value));
   }
 

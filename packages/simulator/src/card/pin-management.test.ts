@@ -1,18 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { apdu, pad, SELECT_PIV, send, swOf, verifyPin } from "../../test/apdu-helpers.js";
-import { AttestationAuthority } from "../attestation/attestation-authority.js";
-import { VirtualPivCard } from "./virtual-piv-card.js";
-
-let authority: AttestationAuthority;
-beforeAll(async () => {
-  authority = await AttestationAuthority.create();
-});
-
-async function freshCard(options: Parameters<typeof VirtualPivCard.create>[0] = {}) {
-  const card = await VirtualPivCard.create({ attestationAuthority: authority, ...options });
-  expect(swOf(await send(card, SELECT_PIV))).toBe("9000");
-  return card;
-}
+import { describe, expect, it } from "vitest";
+import { apdu, freshCard, pad, send, swOf, verifyPin } from "../../test/apdu-helpers.js";
 
 const change = (ref: number, current: string, next: string) =>
   apdu(0, 0x24, 0, ref, Uint8Array.from([...pad(current), ...pad(next)]));

@@ -1,41 +1,37 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { authenticate, extendedApdu, SELECT_PIV, send, swOf, verifyPin } from "../../test/apdu-helpers.js";
-import { AttestationAuthority } from "../attestation/attestation-authority.js";
-import { VirtualPivCard } from "./virtual-piv-card.js";
-
-let authority: AttestationAuthority;
-beforeAll(async () => {
-  authority = await AttestationAuthority.create();
-});
-
-async function freshCard(options: Parameters<typeof VirtualPivCard.create>[0] = {}) {
-  const card = await VirtualPivCard.create({ attestationAuthority: authority, ...options });
-  expect(swOf(await send(card, SELECT_PIV))).toBe("9000");
-  return card;
-}
+import { describe, expect, it } from "vitest";
+import {
+  authenticate,
+  extendedApdu,
+  freshCard,
+  newCard,
+  SELECT_PIV,
+  send,
+  swOf,
+  verifyPin,
+} from "../../test/apdu-helpers.js";
 
 const APT = "61114F0600001000010079074F05A000000308";
 
 describe("SELECT (SP 800-73-4 Part 2 §3.1.1)", () => {
   it("answers the YubiKey application property template for the full AID with version", async () => {
-    const card = await VirtualPivCard.create({ attestationAuthority: authority });
+    const card = await newCard();
     expect(await send(card, "00A404000BA000000308000010000100")).toBe(`${APT}9000`);
   });
 
   it("accepts the AID without version suffix and the bare RID libykpiv sends", async () => {
-    const card = await VirtualPivCard.create({ attestationAuthority: authority });
+    const card = await newCard();
     expect(await send(card, "00A4040009A00000030800001000")).toBe(`${APT}9000`);
     expect(await send(card, `${SELECT_PIV}00`)).toBe(`${APT}9000`);
   });
 
   it("answers 6A82 for an unknown AID and 6D00 to PIV commands before selection", async () => {
-    const card = await VirtualPivCard.create({ attestationAuthority: authority });
+    const card = await newCard();
     expect(await send(card, "00A4040007A0000005272101")).toBe("6A82");
     expect(await send(card, "00FD0000")).toBe("6D00");
   });
 
   it("like a YubiKey, any SELECT (PIV again, or an unknown AID) resets the PIN status", async () => {
-    const card = await VirtualPivCard.create({ attestationAuthority: authority });
+    const card = await newCard();
     expect(await send(card, SELECT_PIV)).toBe(`${APT}9000`);
     expect(await verifyPin(card, "123456")).toBe("9000");
     expect(await send(card, SELECT_PIV)).toBe(`${APT}9000`);
@@ -46,13 +42,13 @@ describe("SELECT (SP 800-73-4 Part 2 §3.1.1)", () => {
   });
 
   it("answers 6A86 for SELECT by file id and 6E00 for a proprietary class", async () => {
-    const card = await VirtualPivCard.create({ attestationAuthority: authority });
+    const card = await newCard();
     expect(await send(card, "00A40000023F00")).toBe("6A86");
     expect(await send(card, "80A4040005A000000308")).toBe("6E00");
   });
 
   it("answers 6700 when Lc does not match the command length", async () => {
-    const card = await VirtualPivCard.create({ attestationAuthority: authority });
+    const card = await newCard();
     expect(await send(card, "00A4040009A000000308")).toBe("6700");
   });
 });

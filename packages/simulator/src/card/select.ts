@@ -8,10 +8,10 @@
  * an AID the card lacks — resets the PIN and management-key status (OpenSC issue #624 and pull
  * request #1243, where OpenSC works around exactly this).
  */
-import { concat, tlv } from "@cardwright/pcsc";
+import { concat, Sw, tlv } from "@cardwright/pcsc";
 import type { CardContext } from "./card-state.js";
 import type { CommandApdu } from "./command-apdu.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 
 /** Full PIV AID with version suffix: RID A000000308, PIX 00001000 0100. */
 export const PIV_FULL_AID = Uint8Array.of(0xa0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00);
@@ -37,10 +37,10 @@ function isPivAid(aid: Uint8Array): boolean {
  */
 export async function select(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
   if (cmd.p1 !== 0x04 || (cmd.p2 !== 0x00 && cmd.p2 !== 0x0c)) {
-    throw new CardStatus(SW.incorrectP1P2, "only SELECT by DF name is supported");
+    throw new CardStatus(Sw.incorrectP1P2, "only SELECT by DF name is supported");
   }
   ctx.state.volatile.clear();
-  if (!isPivAid(cmd.data)) throw new CardStatus(SW.fileNotFound, "no application with this AID");
+  if (!isPivAid(cmd.data)) throw new CardStatus(Sw.fileNotFound, "no application with this AID");
   ctx.state.selected = true;
   // P2 = 0C asks for no response data.
   return cmd.p2 === 0x0c ? new Uint8Array(0) : concat(applicationPropertyTemplate());

@@ -6,7 +6,7 @@
 import { generateKeyPairSync, randomInt } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { CardwrightError } from "@cardwright/core";
-import { concat, tlv } from "@cardwright/pcsc";
+import { concat, Sw, tlv } from "@cardwright/pcsc";
 import { AttestationAuthority } from "../attestation/attestation-authority.js";
 import type { VirtualPivCardImage } from "./card-image.js";
 import { type CardImageInput, parseImage } from "./card-image-parse.js";
@@ -33,7 +33,7 @@ import { ObjectStore, YUBIKEY_MAX_OBJECT_BYTES, YUBIKEY_TOTAL_OBJECT_BYTES } fro
 import { changeReferenceData, resetRetryCounter, verify } from "./pin-management.js";
 import { padReference, ReferenceData } from "./security-state.js";
 import { select } from "./select.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 import {
   attest,
   getMetadata,
@@ -351,22 +351,22 @@ export class VirtualPivCard {
   private async dispatch(bytes: Uint8Array): Promise<Uint8Array> {
     try {
       const cmd = parseCommandApdu(bytes);
-      if ((cmd.cla & ~0x10) !== 0x00) throw new CardStatus(SW.claNotSupported, "class not supported");
+      if ((cmd.cla & ~0x10) !== 0x00) throw new CardStatus(Sw.claNotSupported, "class not supported");
       if (cmd.extended && !this.state.config.extendedLength) {
-        throw new CardStatus(SW.wrongLength, "extended length is disabled on this card");
+        throw new CardStatus(Sw.wrongLength, "extended length is disabled on this card");
       }
       if (cmd.ins === GET_RESPONSE) {
-        if (cmd.p1 !== 0 || cmd.p2 !== 0) throw new CardStatus(SW.incorrectP1P2, "GET RESPONSE needs P1P2 0000");
+        if (cmd.p1 !== 0 || cmd.p2 !== 0) throw new CardStatus(Sw.incorrectP1P2, "GET RESPONSE needs P1P2 0000");
         return this.responses.next(cmd.ne === 0 ? 256 : cmd.ne);
       }
       this.responses.clear();
       const full = this.chain.accept(cmd);
-      if (full === undefined) return sw(SW.ok);
+      if (full === undefined) return sw(Sw.ok);
       if (!(full.ins === 0x87 && full.p2 === 0x9b)) this.state.volatile.pendingManagementAuth = undefined;
       const handler = HANDLERS.get(full.ins);
-      if (handler === undefined) throw new CardStatus(SW.insNotSupported, "instruction not supported");
+      if (handler === undefined) throw new CardStatus(Sw.insNotSupported, "instruction not supported");
       if (full.ins !== SELECT && !this.state.selected) {
-        throw new CardStatus(SW.insNotSupported, "the PIV application is not selected");
+        throw new CardStatus(Sw.insNotSupported, "the PIV application is not selected");
       }
       const data = await handler(this.ctx, full);
       const ne = full.ne === 0 ? (full.extended ? 65536 : 256) : full.ne;
@@ -375,7 +375,7 @@ export class VirtualPivCard {
       this.chain.clear();
       if (err instanceof CardStatus) return sw(err.sw);
       this.lastInternalError = err;
-      return sw(SW.noPreciseDiagnosis);
+      return sw(Sw.noPreciseDiagnosis);
     }
   }
 }

@@ -1,32 +1,20 @@
 import { constants, createPublicKey, generateKeyPairSync, publicEncrypt } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   apdu,
   authenticate,
   dataOf,
+  freshCard,
   hex,
   pad,
-  SELECT_PIV,
   send,
   swOf,
   toHex,
   verifyPin,
 } from "../../test/apdu-helpers.js";
-import { AttestationAuthority } from "../attestation/attestation-authority.js";
-import { VirtualPivCard } from "./virtual-piv-card.js";
-
-let authority: AttestationAuthority;
-beforeAll(async () => {
-  authority = await AttestationAuthority.create();
-});
-
-async function freshCard(options: Parameters<typeof VirtualPivCard.create>[0] = {}) {
-  const card = await VirtualPivCard.create({ attestationAuthority: authority, ...options });
-  expect(swOf(await send(card, SELECT_PIV))).toBe("9000");
-  return card;
-}
+import type { VirtualPivCard } from "./virtual-piv-card.js";
 
 async function blockPinAndPuk(card: VirtualPivCard) {
   for (let i = 0; i < 3; i++) await verifyPin(card, "000000");

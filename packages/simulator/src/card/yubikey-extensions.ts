@@ -5,7 +5,7 @@
  */
 
 import { createPublicKey } from "node:crypto";
-import { concat, decodeAll, tlv } from "@cardwright/pcsc";
+import { concat, decodeAll, Sw, tlv } from "@cardwright/pcsc";
 import { attestSlot } from "../attestation/piv-attestation.js";
 import { managementKeyCipher } from "../crypto/management-key-cipher.js";
 import { ecKeyFromScalar, keySpecFor, publicKeyObjects, rsaKeyFromCrt, type SlotKey } from "../crypto/slot-keys.js";
@@ -20,13 +20,13 @@ import type { CommandApdu } from "./command-apdu.js";
 import { Features } from "./firmware.js";
 import { requireKeySpec } from "./generate-key-pair.js";
 import { isAsymmetricSlot, PinPolicy, resolvePolicies, TouchPolicy } from "./key-slots.js";
-import { CardStatus, SW } from "./status.js";
+import { CardStatus } from "./status.js";
 
 const NONE = new Uint8Array(0);
 
 function requireManagementAuth(ctx: CardContext, what: string): void {
   if (!ctx.state.volatile.managementAuthenticated) {
-    throw new CardStatus(SW.securityStatusNotSatisfied, `${what} needs management key authentication`);
+    throw new CardStatus(Sw.securityStatusNotSatisfied, `${what} needs management key authentication`);
   }
 }
 
@@ -50,8 +50,8 @@ export async function getSerial(ctx: CardContext): Promise<Uint8Array> {
 export async function getMetadata(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
   const { state } = ctx;
   if (!Features.metadata(state.config.firmware))
-    throw new CardStatus(SW.insNotSupported, "metadata needs firmware 5.3");
-  if (cmd.p1 !== 0x00) throw new CardStatus(SW.incorrectP1P2, "GET METADATA needs P1 00");
+    throw new CardStatus(Sw.insNotSupported, "metadata needs firmware 5.3");
+  if (cmd.p1 !== 0x00) throw new CardStatus(Sw.incorrectP1P2, "GET METADATA needs P1 00");
   if (cmd.p2 === 0x80 || cmd.p2 === 0x81) {
     const ref = cmd.p2 === 0x80 ? state.pin : state.puk;
     return concat(
@@ -71,9 +71,9 @@ export async function getMetadata(ctx: CardContext, cmd: CommandApdu): Promise<U
     );
   }
   const key = state.keys.get(cmd.p2);
-  if (key === undefined) throw new CardStatus(SW.referenceNotFound, "slot is empty");
+  if (key === undefined) throw new CardStatus(Sw.referenceNotFound, "slot is empty");
   const spec = keySpecFor(key.algorithm);
-  if (spec === undefined) throw new CardStatus(SW.noPreciseDiagnosis, "slot holds an unknown key type");
+  if (spec === undefined) throw new CardStatus(Sw.noPreciseDiagnosis, "slot holds an unknown key type");
   return concat(
     tlv(0x01, Uint8Array.of(key.algorithm)),
     tlv(0x02, Uint8Array.of(key.pinPolicy, key.touchPolicy)),
@@ -88,17 +88,17 @@ export async function getMetadata(ctx: CardContext, cmd: CommandApdu): Promise<U
  */
 export async function setManagementKey(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
   if (cmd.p1 !== 0xff || (cmd.p2 !== 0xff && cmd.p2 !== 0xfe)) {
-    throw new CardStatus(SW.incorrectP1P2, "SET MANAGEMENT KEY needs P1 FF, P2 FF or FE");
+    throw new CardStatus(Sw.incorrectP1P2, "SET MANAGEMENT KEY needs P1 FF, P2 FF or FE");
   }
   requireManagementAuth(ctx, "changing the management key");
   const [algorithm, ref, length] = cmd.data;
   const key = cmd.data.subarray(3);
   const cipher = algorithm === undefined ? undefined : managementKeyCipher(algorithm);
   if (cipher === undefined || ref !== 0x9b || length !== key.length || key.length !== cipher.keyLength) {
-    throw new CardStatus(SW.wrongData, "expected algorithm, 9B, key length and key");
+    throw new CardStatus(Sw.wrongData, "expected algorithm, 9B, key length and key");
   }
   if (cipher.algorithm !== 0x03 && !Features.aesManagementKey(ctx.state.config.firmware)) {
-    throw new CardStatus(SW.wrongData, "AES management keys need firmware 5.4");
+    throw new CardStatus(Sw.wrongData, "AES management keys need firmware 5.4");
   }
   ctx.state.managementKey = {
     algorithm: cipher.algorithm,
@@ -116,8 +116,8 @@ export async function setManagementKey(ctx: CardContext, cmd: CommandApdu): Prom
 export async function setPinRetries(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
   requireManagementAuth(ctx, "setting PIN retries");
   if (!ctx.state.volatile.pinVerified)
-    throw new CardStatus(SW.securityStatusNotSatisfied, "setting PIN retries needs the PIN");
-  if (cmd.p1 === 0 || cmd.p2 === 0) throw new CardStatus(SW.incorrectP1P2, "retry counts must be 1 to 255");
+    throw new CardStatus(Sw.securityStatusNotSatisfied, "setting PIN retries needs the PIN");
+  if (cmd.p1 === 0 || cmd.p2 === 0) throw new CardStatus(Sw.incorrectP1P2, "retry counts must be 1 to 255");
   ctx.state.pin.restoreFactory(cmd.p1);
   ctx.state.puk.restoreFactory(cmd.p2);
   ctx.state.volatile.pinVerified = false;
@@ -131,10 +131,10 @@ export async function setPinRetries(ctx: CardContext, cmd: CommandApdu): Promise
  * @throws CardStatus 6985 while the PIN or the PUK still has tries.
  */
 export async function resetApplication(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
-  if (cmd.p1 !== 0x00 || cmd.p2 !== 0x00) throw new CardStatus(SW.incorrectP1P2, "RESET needs P1P2 0000");
+  if (cmd.p1 !== 0x00 || cmd.p2 !== 0x00) throw new CardStatus(Sw.incorrectP1P2, "RESET needs P1P2 0000");
   const { state } = ctx;
   if (!state.pin.blocked || !state.puk.blocked) {
-    throw new CardStatus(SW.conditionsNotSatisfied, "reset needs both PIN and PUK blocked");
+    throw new CardStatus(Sw.conditionsNotSatisfied, "reset needs both PIN and PUK blocked");
   }
   for (const slot of [...state.keys.keys()]) if (slot !== ATTESTATION_SLOT) state.keys.delete(slot);
   state.objects.clearExcept([ATTESTATION_OBJECT, DISCOVERY_OBJECT]);
@@ -152,24 +152,24 @@ export async function resetApplication(ctx: CardContext, cmd: CommandApdu): Prom
  */
 export async function importAsymmetricKey(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
   if (!isAsymmetricSlot(cmd.p2) && cmd.p2 !== ATTESTATION_SLOT)
-    throw new CardStatus(SW.incorrectP1P2, "not a key slot");
+    throw new CardStatus(Sw.incorrectP1P2, "not a key slot");
   requireManagementAuth(ctx, "importing a key");
   const spec = requireKeySpec(ctx, cmd.p1);
   const parts = new Map<number, Uint8Array>();
   try {
     for (const t of decodeAll(cmd.data)) parts.set(t.tag, t.value);
   } catch {
-    throw new CardStatus(SW.wrongData, "key components are not TLV");
+    throw new CardStatus(Sw.wrongData, "key components are not TLV");
   }
   const one = (tag: number) => {
     const v = parts.get(tag);
-    if (v !== undefined && v.length !== 1) throw new CardStatus(SW.wrongData, "policy must be one byte");
+    if (v !== undefined && v.length !== 1) throw new CardStatus(Sw.wrongData, "policy must be one byte");
     return v?.[0];
   };
   const { pinPolicy, touchPolicy } = resolvePolicies(cmd.p2, one(0xaa), one(0xab));
   const need = (tag: number) => {
     const v = parts.get(tag);
-    if (v === undefined) throw new CardStatus(SW.wrongData, `key component ${tag} missing`);
+    if (v === undefined) throw new CardStatus(Sw.wrongData, `key component ${tag} missing`);
     return v;
   };
   let privateKey: SlotKey["privateKey"];
@@ -180,7 +180,7 @@ export async function importAsymmetricKey(ctx: CardContext, cmd: CommandApdu): P
         : ecKeyFromScalar(spec.curve, need(6));
   } catch (err) {
     if (err instanceof CardStatus) throw err;
-    throw new CardStatus(SW.wrongData, "key components are inconsistent");
+    throw new CardStatus(Sw.wrongData, "key components are inconsistent");
   }
   ctx.state.keys.set(cmd.p2, {
     algorithm: cmd.p1,
@@ -199,15 +199,15 @@ export async function importAsymmetricKey(ctx: CardContext, cmd: CommandApdu): P
  */
 export async function attest(ctx: CardContext, cmd: CommandApdu): Promise<Uint8Array> {
   const { state } = ctx;
-  if (!isAsymmetricSlot(cmd.p1) || cmd.p2 !== 0x00) throw new CardStatus(SW.incorrectP1P2, "not an attestable slot");
+  if (!isAsymmetricSlot(cmd.p1) || cmd.p2 !== 0x00) throw new CardStatus(Sw.incorrectP1P2, "not an attestable slot");
   const key = state.keys.get(cmd.p1);
-  if (key === undefined) throw new CardStatus(SW.referenceNotFound, "slot is empty");
-  if (key.origin !== "generated") throw new CardStatus(SW.wrongData, "imported keys cannot be attested");
+  if (key === undefined) throw new CardStatus(Sw.referenceNotFound, "slot is empty");
+  if (key.origin !== "generated") throw new CardStatus(Sw.wrongData, "imported keys cannot be attested");
   const f9 = state.keys.get(ATTESTATION_SLOT);
   const f9Object = state.objects.get(ATTESTATION_OBJECT);
   const f9Cert = f9Object === undefined ? undefined : decodeAll(f9Object).find((t) => t.tag === 0x70)?.value;
   if (f9 === undefined || f9Cert === undefined) {
-    throw new CardStatus(SW.conditionsNotSatisfied, "card has no attestation key or certificate");
+    throw new CardStatus(Sw.conditionsNotSatisfied, "card has no attestation key or certificate");
   }
   const der = await attestSlot({
     slot: cmd.p1,

@@ -1,17 +1,7 @@
 import { isCardwrightError } from "@cardwright/core";
-import { beforeAll, describe, expect, it } from "vitest";
-import { authenticate, DEFAULT_KEY, hex, pad, SELECT_PIV, toHex } from "../../test/apdu-helpers.js";
-import { AttestationAuthority } from "../attestation/attestation-authority.js";
-import { VirtualPivCard } from "../card/virtual-piv-card.js";
+import { describe, expect, it } from "vitest";
+import { authenticate, DEFAULT_KEY, hex, newCard, pad, SELECT_PIV, toHex } from "../../test/apdu-helpers.js";
 import { InMemoryTransport } from "./in-memory-transport.js";
-
-let authority: AttestationAuthority;
-beforeAll(async () => {
-  authority = await AttestationAuthority.create();
-});
-
-const card = (options: Parameters<typeof VirtualPivCard.create>[0] = {}) =>
-  VirtualPivCard.create({ attestationAuthority: authority, ...options });
 
 async function tx(t: InMemoryTransport, command: string): Promise<string> {
   return toHex(await t.transmit(hex(command)));
@@ -31,14 +21,14 @@ const VERIFY_DEFAULT = `0020008008${toHex(pad("123456"))}`;
 
 describe("InMemoryTransport", () => {
   it("carries APDUs and answers a YubiKey ATR", async () => {
-    const t = new InMemoryTransport(await card());
+    const t = new InMemoryTransport(await newCard());
     expect(toHex(await t.getAtr())).toBe("3BFD1300008131FE158073C021C05759756269 4B657940".replace(" ", ""));
     expect(await tx(t, SELECT_PIV)).toMatch(/9000$/);
     expect(t.reader).toBe("Cardwright Virtual Reader 00");
   });
 
   it("reset clears PIN verification, management authentication and the selection", async () => {
-    const c = await card();
+    const c = await newCard();
     const t = new InMemoryTransport(c);
     await tx(t, SELECT_PIV);
     await tx(t, VERIFY_DEFAULT);
@@ -52,7 +42,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("remove() makes transmit, getAtr and reset fail with APDU_CARD_REMOVED; insert() powers it up fresh", async () => {
-    const t = new InMemoryTransport(await card());
+    const t = new InMemoryTransport(await newCard());
     await tx(t, SELECT_PIV);
     await tx(t, VERIFY_DEFAULT);
     t.remove();
@@ -66,7 +56,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("fault: card removed at APDU k before processing — the command has no effect", async () => {
-    const c = await card();
+    const c = await newCard();
     const t = new InMemoryTransport(c, { faults: [{ trigger: { atApdu: 2 }, action: { kind: "remove-card" } }] });
     await tx(t, SELECT_PIV);
     await expectCode(t.transmit(hex(`002000800831323334353600`)), "APDU_CARD_REMOVED");
@@ -76,7 +66,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("fault: card removed after processing — the card changed state but the host got no answer", async () => {
-    const c = await card();
+    const c = await newCard();
     const t = new InMemoryTransport(c);
     t.injectFault({ trigger: { ins: 0x20 }, action: { kind: "remove-card", timing: "after-processing" } });
     await tx(t, SELECT_PIV);
@@ -87,7 +77,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("fault: a given status word at the n-th occurrence of an instruction", async () => {
-    const t = new InMemoryTransport(await card());
+    const t = new InMemoryTransport(await newCard());
     t.injectFault({ trigger: { ins: 0xfd, occurrence: 2 }, action: { kind: "status-word", sw: 0x6f00 } });
     await tx(t, SELECT_PIV);
     expect(await tx(t, "00FD0000")).toBe("0507019000");
@@ -96,7 +86,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("fault: timeout (before or after processing) raises APDU_TIMEOUT", async () => {
-    const c = await card();
+    const c = await newCard();
     const t = new InMemoryTransport(c, {
       faults: [
         { trigger: { atApdu: 2 }, action: { kind: "timeout" } },
@@ -112,7 +102,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("honours the time limit against a slow card (latency model)", async () => {
-    const slow = await card({ latency: { perApduMs: 200 } });
+    const slow = await newCard({ latency: { perApduMs: 200 } });
     const t = new InMemoryTransport(slow);
     const started = Date.now();
     await expectCode(t.transmit(hex(SELECT_PIV), { timeoutMs: 20 }), "APDU_TIMEOUT");
@@ -121,7 +111,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("the card runs one command at a time: after a timeout the next command waits for the slow one", async () => {
-    const slow = await card({ latency: { keyGenerationMs: { ECCP256: 150 } } });
+    const slow = await newCard({ latency: { keyGenerationMs: { ECCP256: 150 } } });
     const t = new InMemoryTransport(slow);
     await tx(t, SELECT_PIV);
     expect(await authenticate(slow, 0x0a)).toBe("9000");
@@ -134,7 +124,7 @@ describe("InMemoryTransport", () => {
 
   it("latency model: per APDU, per byte, per key generation and per signature, through an injected sleep", async () => {
     const waits: number[] = [];
-    const c = await card({
+    const c = await newCard({
       latency: { perApduMs: 5, keyGenerationMs: { ECCP256: 120 }, signatureMs: { ECCP256: 80 } },
       sleep: async (ms) => {
         waits.push(ms);
@@ -154,7 +144,7 @@ describe("InMemoryTransport", () => {
 
   it("records a transcript with instruction names and redacts PIN and management-key data", async () => {
     let now = 1000;
-    const c = await card();
+    const c = await newCard();
     const t = new InMemoryTransport(c, { now: () => (now += 10) });
     await tx(t, SELECT_PIV);
     await tx(t, VERIFY_DEFAULT);
@@ -177,7 +167,7 @@ describe("InMemoryTransport", () => {
   });
 
   it("counts APDUs and lists faults that did not fire", async () => {
-    const t = new InMemoryTransport(await card());
+    const t = new InMemoryTransport(await newCard());
     t.injectFault({ trigger: { atApdu: 10 }, action: { kind: "timeout" } });
     await tx(t, SELECT_PIV);
     expect(t.apduCount).toBe(1);

@@ -126,19 +126,24 @@ export class InMemoryTransport implements ApduTransport {
     const timeoutError = (injected = false) =>
       new ApduTimeoutError(timeoutMs ?? 0, { instruction: instructionName(ins), details: { apdu: index, injected } });
 
-    if (fault !== undefined && this.firesBefore(fault)) {
-      if (fault.kind === "status-word") {
-        const rsp = Uint8Array.of((fault.sw >> 8) & 0xff, fault.sw & 0xff);
-        record("injected-status", rsp);
-        return rsp;
-      }
-      if (fault.kind === "remove-card") {
+    // A fault that leaves the host without an answer: the card is pulled, or the command times out.
+    const noAnswer = (action: FaultAction): never => {
+      if (action.kind === "remove-card") {
         this.pull();
         record("card-removed");
         throw this.removedError();
       }
       record("timeout");
       throw timeoutError(true);
+    };
+
+    if (fault !== undefined && this.firesBefore(fault)) {
+      if (fault.kind === "status-word") {
+        const rsp = Uint8Array.of((fault.sw >> 8) & 0xff, fault.sw & 0xff);
+        record("injected-status", rsp);
+        return rsp;
+      }
+      noAnswer(fault);
     }
 
     let response: Uint8Array;
@@ -153,15 +158,7 @@ export class InMemoryTransport implements ApduTransport {
       record("card-removed");
       throw this.removedError();
     }
-    if (fault !== undefined) {
-      if (fault.kind === "remove-card") {
-        this.pull();
-        record("card-removed");
-        throw this.removedError();
-      }
-      record("timeout");
-      throw timeoutError(true);
-    }
+    if (fault !== undefined) noAnswer(fault);
     record("response", response);
     return response;
   }
