@@ -1,0 +1,119 @@
+/**
+ * Timing decorators for the SDK's ports: each implements the port, delegates every call and
+ * meters the wall time the call took, so the SDK's own share of an issue can be isolated.
+ */
+import type {
+  AuditRepository,
+  CaResult,
+  CardRepository,
+  CertificateAuthority,
+  CertificateRepository,
+  CertificateRequest,
+  OperationRepository,
+  RequestRepository,
+  RevocationReason,
+  Store,
+} from "@cardwright/core";
+import type { BusyMeter } from "./stats.js";
+
+/** A {@link CertificateAuthority} that meters every call to `inner`. */
+export class TimedCertificateAuthority implements CertificateAuthority {
+  readonly id: string;
+  readonly #inner: CertificateAuthority;
+  readonly #meter: BusyMeter;
+
+  constructor(inner: CertificateAuthority, meter: BusyMeter) {
+    this.id = inner.id;
+    this.#inner = inner;
+    this.#meter = meter;
+  }
+
+  submit(request: CertificateRequest): Promise<CaResult> {
+    return this.#meter.run(() => this.#inner.submit(request));
+  }
+
+  poll(caRequestId: string): Promise<CaResult> {
+    return this.#meter.run(() => this.#inner.poll(caRequestId));
+  }
+
+  revoke(serialHex: string, reason: RevocationReason): Promise<void> {
+    return this.#meter.run(() => this.#inner.revoke(serialHex, reason));
+  }
+
+  suspend(serialHex: string): Promise<void> {
+    return this.#meter.run(() => this.#inner.suspend(serialHex));
+  }
+
+  unsuspend(serialHex: string): Promise<void> {
+    return this.#meter.run(() => this.#inner.unsuspend(serialHex));
+  }
+
+  chain(): Promise<Uint8Array[]> {
+    return this.#meter.run(() => this.#inner.chain());
+  }
+}
+
+/** How many calls a {@link TimedStore} (and the transactions it opened) received. */
+export interface StoreCallCounts {
+  repositoryCalls: number;
+  transactions: number;
+}
+
+/** `repository` with every method metered and counted (all repository methods are async). */
+function metered<T extends object>(repository: T, meter: BusyMeter, counts: StoreCallCounts): T {
+  return new Proxy(repository, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        counts.repositoryCalls++;
+        return meter.run(async () => value.apply(target, args));
+      };
+    },
+  });
+}
+
+/**
+ * A {@link Store} that meters every repository call and the transaction's own cost (BEGIN,
+ * COMMIT, the lock): the time `fn` runs inside a transaction is the caller's, not the store's.
+ */
+export class TimedStore implements Store {
+  readonly cards: CardRepository;
+  readonly certificates: CertificateRepository;
+  readonly requests: RequestRepository;
+  readonly operations: OperationRepository;
+  readonly audit: AuditRepository;
+  /** Calls so far, shared with the stores handed to transactions. */
+  readonly counts: StoreCallCounts;
+  readonly #inner: Store;
+  readonly #meter: BusyMeter;
+
+  constructor(inner: Store, meter: BusyMeter, counts: StoreCallCounts = { repositoryCalls: 0, transactions: 0 }) {
+    this.#inner = inner;
+    this.#meter = meter;
+    this.counts = counts;
+    this.cards = metered(inner.cards, meter, counts);
+    this.certificates = metered(inner.certificates, meter, counts);
+    this.requests = metered(inner.requests, meter, counts);
+    this.operations = metered(inner.operations, meter, counts);
+    this.audit = metered(inner.audit, meter, counts);
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    this.counts.transactions++;
+    return this.#meter.run(() =>
+      this.#inner.transaction(async (tx) => {
+        this.#meter.exit();
+        try {
+          return await fn(new TimedStore(tx, this.#meter, this.counts));
+        } finally {
+          this.#meter.enter();
+        }
+      }),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
