@@ -9,6 +9,7 @@ import type {
   CertificateAuthority,
   CertificateRepository,
   CertificateRequest,
+  LeaseRepository,
   OperationRepository,
   RequestRepository,
   RevocationReason,
@@ -83,6 +84,7 @@ export class TimedStore implements Store {
   readonly requests: RequestRepository;
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
+  readonly leases: LeaseRepository;
   /** Calls so far, shared with the stores handed to transactions. */
   readonly counts: StoreCallCounts;
   readonly #inner: Store;
@@ -97,6 +99,7 @@ export class TimedStore implements Store {
     this.requests = metered(inner.requests, meter, counts);
     this.operations = metered(inner.operations, meter, counts);
     this.audit = metered(inner.audit, meter, counts);
+    this.leases = metered(inner.leases, meter, counts);
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

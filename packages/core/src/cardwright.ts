@@ -17,10 +17,12 @@ import type { Directory } from "./ports/directory.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { Clock, Logger, Random } from "./ports/runtime.js";
 import type { SecretVault } from "./ports/secret-vault.js";
-import type { CardQuery, CertificateQuery, Store } from "./ports/store.js";
+import type { CardLease, CardQuery, CertificateQuery, Store } from "./ports/store.js";
 import { systemClock } from "./runtime/clock.js";
 import { cryptoRandom } from "./runtime/crypto-random.js";
 import { silentLogger } from "./runtime/logger.js";
+import { MAX_LEASE_TTL_MS } from "./store/lease-checks.js";
+import { CardLeaseKeeper } from "./workflows/card-lease-keeper.js";
 import { DeviceSession } from "./workflows/device-session.js";
 import {
   ISSUE_MACHINE_ID,
@@ -47,7 +49,24 @@ export interface CardwrightOptions {
   clock?: Clock;
   random?: Random;
   logger?: Logger;
+  /**
+   * Name this instance holds card leases under, shown to others in `CARD_LEASED` (e.g. host and
+   * process id). A random `cardwright-…` name by default. Each run still gets its own lease, so
+   * two runs in one instance exclude each other too.
+   */
+  leaseOwner?: string;
+  /**
+   * How long a card lease lasts without renewal, in ms (default 30 000). A running operation renews
+   * it every third of this; a crashed process's card can be taken over this long after its last renewal.
+   */
+  leaseTtlMs?: number;
 }
+
+/** Lease key prefix that serialises the registration of one device serial (before the card has an id). */
+export const SERIAL_LEASE_PREFIX = "serial:";
+
+/** Default {@link CardwrightOptions.leaseTtlMs}. */
+export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 /** A device to register, when no open {@link Device} is at hand. */
 export type DeviceDescription = Pick<DeviceIdentity, "serial" | "type" | "model">;
@@ -107,10 +126,13 @@ export class Cardwright {
   readonly #audit: AuditLog;
   readonly #random: Random;
   readonly #logger: Logger;
+  readonly #leaseOwner: string;
+  readonly #leaseTtlMs: number;
 
   /**
    * @throws PolicyError `POLICY_INVALID` for an invalid policy; CardwrightError `CONFIG_INVALID`
-   * when two CAs share an id or a policy names a CA that is not configured.
+   * when two CAs share an id, a policy names a CA that is not configured, or the lease settings
+   * are out of range.
    */
   constructor(options: CardwrightOptions) {
     this.#store = options.store;
@@ -142,6 +164,20 @@ export class Cardwright {
     this.#notifier = options.notifier;
     this.#random = options.random ?? cryptoRandom;
     this.#logger = options.logger ?? silentLogger;
+    this.#leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.#leaseOwner = options.leaseOwner ?? `cardwright-${this.#random.uuid()}`;
+    if (!Number.isInteger(this.#leaseTtlMs) || this.#leaseTtlMs < 10 || this.#leaseTtlMs > MAX_LEASE_TTL_MS) {
+      throw new CardwrightError(
+        "CONFIG_INVALID",
+        `leaseTtlMs must be a whole number of milliseconds from 10 to ${MAX_LEASE_TTL_MS}`,
+        { details: { field: "leaseTtlMs" } },
+      );
+    }
+    if (this.#leaseOwner.length === 0 || this.#leaseOwner.length > 200) {
+      throw new CardwrightError("CONFIG_INVALID", "leaseOwner must be a name of 1 to 200 characters", {
+        details: { field: "leaseOwner" },
+      });
+    }
     this.#audit =
       options.auditLog ??
       new HashChainAuditLog(options.store, { clock: options.clock ?? systemClock, random: this.#random });
@@ -158,8 +194,34 @@ export class Cardwright {
    */
   async registerCard(device: Device | DeviceDescription, options: { actor?: string } = {}): Promise<CardRecord> {
     const identity = "identity" in device ? device.identity : device;
+    // Look-then-insert is atomic only where transactions run one at a time. On a shared server
+    // (PostgreSQL, READ COMMITTED) two processes would both find no card and both insert one, so
+    // registrations of one serial are serialised by a lease on the serial itself.
+    const guard = await this.#leaseSerial(identity.serial);
+    try {
+      return await this.#register(identity, options);
+    } finally {
+      await this.#store.leases.release(guard).catch(() => undefined);
+    }
+  }
+
+  /** Leases `serial:<serial>`, waiting (up to a lease duration) for a concurrent registration to end. */
+  async #leaseSerial(serial: string): Promise<CardLease> {
+    const deadline = Date.now() + this.#leaseTtlMs;
+    for (;;) {
+      try {
+        return await this.#store.leases.acquire(`${SERIAL_LEASE_PREFIX}${serial}`, this.#leaseOwner, this.#leaseTtlMs);
+      } catch (err) {
+        if (!isCardwrightError(err, "CARD_LEASED") || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      }
+    }
+  }
+
+  async #register(identity: DeviceDescription, options: { actor?: string }): Promise<CardRecord> {
     return this.#store.transaction(async (tx) => {
-      // Checked inside the transaction so two concurrent registrations cannot both pass.
+      // Checked inside the transaction, under the serial's lease, so two concurrent
+      // registrations cannot both pass.
       const existing = await tx.cards.list({ deviceSerial: identity.serial, limit: 1 });
       if (existing.length > 0) {
         throw new CardwrightError(
@@ -226,16 +288,20 @@ export class Cardwright {
    * certificates from the CAs, random admin key and PINs. Registers the card if it is unknown.
    * Returns `active` with the certificates (and the random PIN, shown once), or `pending` when a
    * CA holds a request for approval — then call {@link resumeOperation} later.
-   * @throws CardwrightError `CARD_STATE` for a card that cannot be issued now (or is bound to
+   * The card is leased for the run (see {@link CardwrightOptions.leaseTtlMs}), so no other
+   * operator, instance or worker runs an operation on it at the same time.
+   * @throws CardLeasedError `CARD_LEASED` (naming the holder and expiry) while another run holds
+   * the card; CardwrightError `CARD_STATE` for a card that cannot be issued now (or is bound to
    * someone else); `WORKFLOW_STATE` when another operation holds the card; `STORE_CONFLICT` when
-   * another operator changed it concurrently; `POLICY_*`, `DEVICE_*`, `CA_REJECTED`,
+   * another operator changed it concurrently; `LEASE_LOST` when this run lost its lease (its
+   * process stalled past the lease); `POLICY_*`, `DEVICE_*`, `CA_REJECTED`,
    * `APDU_CARD_REMOVED`, `PIV_*` from the workflow — after the failure rule was applied (issued
    * certificates revoked, card back in its previous state).
    */
   async issueCard(options: IssueCardOptions): Promise<IssueResult> {
     const identity = options.device.identity;
-    let card = (await this.#store.cards.list({ deviceSerial: identity.serial, limit: 1 }))[0];
-    card ??= await this.registerCard(options.device, { actor: options.actor }).catch(async (err: unknown) => {
+    let registered = (await this.#store.cards.list({ deviceSerial: identity.serial, limit: 1 }))[0];
+    registered ??= await this.registerCard(options.device, { actor: options.actor }).catch(async (err: unknown) => {
       // Registered concurrently by someone else: use their record.
       const raced = isCardwrightError(err, "STORE_DUPLICATE")
         ? (await this.#store.cards.list({ deviceSerial: identity.serial, limit: 1 }))[0]
@@ -243,6 +309,17 @@ export class Cardwright {
       if (raced === undefined) throw err;
       return raced;
     });
+    const lease = await this.#lease(registered.id);
+    try {
+      // Read again under the lease: the previous holder may have changed the card meanwhile.
+      return await this.#issueLeased(await this.#requireCard(registered.id), options, lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #issueLeased(card: CardRecord, options: IssueCardOptions, lease: CardLeaseKeeper): Promise<IssueResult> {
+    const identity = options.device.identity;
     if (card.pendingOperationId !== undefined) {
       throw new CardwrightError(
         "WORKFLOW_STATE",
@@ -290,6 +367,9 @@ export class Cardwright {
         machineVersion: ISSUE_MACHINE_VERSION,
         status: "running",
         snapshot: null,
+        // Lets a process that takes the card over restart the run if this one stops before its
+        // first snapshot is saved. Secret-free, like the snapshot.
+        input,
         actor: options.actor,
       });
       await this.#audit.append(
@@ -306,18 +386,33 @@ export class Cardwright {
       return op;
     });
     const session = new DeviceSession(options.device, this.#vault, options.pin);
-    return this.#runIssue(session, operation, { input }, options.onProgress);
+    return this.#runIssue(session, operation, { input }, lease, options.onProgress);
   }
 
   /**
    * Continue a pending or interrupted issue ("continue card issue"), possibly in a new process:
    * restores the persisted snapshot, checks the card in the reader is the operation's card, asks
-   * the CA again, and finishes (or stays pending).
-   * @throws CardwrightError `STORE_NOT_FOUND` (no such operation), `WORKFLOW_VERSION` (the
-   * snapshot belongs to another machine version), `WORKFLOW_STATE` (already finished),
+   * the CA again, and finishes (or stays pending). An operation still `running` whose process
+   * crashed is taken over once that process's card lease expired, from its last persisted step.
+   * @throws CardLeasedError `CARD_LEASED` while another run holds the card (retry after
+   * `details.leaseExpiresAt` to take over a crashed one); CardwrightError `STORE_NOT_FOUND` (no
+   * such operation), `WORKFLOW_VERSION` (the snapshot belongs to another machine version),
+   * `WORKFLOW_STATE` (already finished),
    * `DEVICE_MISMATCH` (another card in the reader); workflow errors as for {@link issueCard}.
    */
   async resumeOperation(operationId: string, options: ResumeOptions): Promise<IssueResult> {
+    const first = await this.#requireResumable(operationId);
+    const lease = await this.#lease(first.cardId);
+    try {
+      // Read again under the lease: the previous holder may have finished it meanwhile.
+      return await this.#resumeLeased(await this.#requireResumable(operationId), options, lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** The operation, checked to be an issue this SDK can continue. */
+  async #requireResumable(operationId: string): Promise<OperationRecord> {
     const operation = await this.#store.operations.get(operationId);
     if (operation === null) {
       throw new CardwrightError("STORE_NOT_FOUND", `operation ${operationId} does not exist`, {
@@ -340,7 +435,11 @@ export class Cardwright {
         { details: { operationId, savedVersion: operation.machineVersion, machineVersion: ISSUE_MACHINE_VERSION } },
       );
     }
-    if (operation.status === "completed" || operation.status === "failed" || operation.snapshot === null) {
+    if (
+      operation.status === "completed" ||
+      operation.status === "failed" ||
+      (operation.snapshot === null && operation.input === undefined)
+    ) {
       throw new CardwrightError(
         "WORKFLOW_STATE",
         `operation ${operationId} is ${operation.status}; there is nothing to resume`,
@@ -349,6 +448,15 @@ export class Cardwright {
         },
       );
     }
+    return operation;
+  }
+
+  async #resumeLeased(
+    operation: OperationRecord,
+    options: ResumeOptions,
+    lease: CardLeaseKeeper,
+  ): Promise<IssueResult> {
+    const operationId = operation.id;
     const card = await this.#requireCard(operation.cardId);
     if (options.device.identity.serial !== card.deviceSerial) {
       throw new CardwrightError(
@@ -372,21 +480,22 @@ export class Cardwright {
       operationId,
     });
     const resting = ISSUE_REST_STATES.includes(
-      (operation.snapshot as { value?: unknown }).value as (typeof ISSUE_REST_STATES)[number],
+      (operation.snapshot as { value?: unknown } | null)?.value as (typeof ISSUE_REST_STATES)[number],
     );
     const session = new DeviceSession(options.device, this.#vault, options.pin);
-    return this.#runIssue(
-      session,
-      operation,
-      { snapshot: operation.snapshot, ...(resting ? { event: { type: "RESUME" } } : {}) },
-      options.onProgress,
-    );
+    // A run that stopped before its first snapshot restarts from its input; nothing was done yet.
+    const start =
+      operation.snapshot === null
+        ? { input: operation.input as IssueInput }
+        : { snapshot: operation.snapshot, ...(resting ? { event: { type: "RESUME" } } : {}) };
+    return this.#runIssue(session, operation, start, lease, options.onProgress);
   }
 
   async #runIssue(
     session: DeviceSession,
     operation: OperationRecord,
     start: { input: IssueInput } | { snapshot: unknown; event?: { type: string } },
+    lease: CardLeaseKeeper,
     onProgress?: (event: ProgressEvent) => void,
   ): Promise<IssueResult> {
     const steps = new IssueSteps(
@@ -418,6 +527,7 @@ export class Cardwright {
             ? "pending"
             : "running",
       progressOf: issueProgress,
+      fence: () => lease.renew(),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
     const context = outcome.context as IssueContext;
@@ -483,6 +593,14 @@ export class Cardwright {
   /** Recompute the audit hash chain; reports the first broken event. */
   async verifyAudit(): Promise<AuditVerification> {
     return this.#audit.verify();
+  }
+
+  /**
+   * Leases the card for one run.
+   * @throws CardLeasedError `CARD_LEASED` when another run holds it.
+   */
+  #lease(cardId: string): Promise<CardLeaseKeeper> {
+    return CardLeaseKeeper.acquire(this.#store, cardId, this.#leaseOwner, this.#leaseTtlMs, this.#logger);
   }
 
   async #requireCard(cardId: string): Promise<CardRecord> {

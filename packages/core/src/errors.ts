@@ -13,6 +13,11 @@ export type ErrorCode =
   | "APDU_TRANSPORT"
   | "APDU_UNEXPECTED_STATUS"
   | "APDU_INVALID_COMMAND"
+  // PC/SC (the system smart-card stack)
+  | "PCSC_UNAVAILABLE"
+  | "PCSC_NO_SERVICE"
+  | "PCSC_SHARING_VIOLATION"
+  | "PCSC_CARD_RESET"
   // PIV card edge
   | "PIV_WRONG_PIN"
   | "PIV_PIN_BLOCKED"
@@ -45,6 +50,9 @@ export type ErrorCode =
   | "STORE_NOT_FOUND"
   | "STORE_DUPLICATE"
   | "STORE_FAILURE"
+  // card leases (one operation per card at a time, across processes)
+  | "CARD_LEASED"
+  | "LEASE_LOST"
   // secrets
   | "VAULT_UNWRAP_FAILED"
   | "VAULT_CONFIG"
@@ -166,6 +174,22 @@ export class StoreConflictError extends CardwrightError {
         actualVersion === undefined ? "" : `, found ${actualVersion}`
       }); re-read it and retry`,
       { details: { recordKind, recordId, expectedVersion, actualVersion } },
+    );
+  }
+}
+
+/**
+ * Another holder has a lease on the card: an operation is running on it in another process or
+ * worker. `details.leaseOwner` names the holder and `details.leaseExpiresAt` (ISO 8601, by the
+ * store's clock) says when a holder that stopped renewing loses it.
+ */
+export class CardLeasedError extends CardwrightError {
+  constructor(cardId: string, leaseOwner: string, leaseExpiresAt: string) {
+    super(
+      "CARD_LEASED",
+      `card ${cardId} is leased to ${leaseOwner} until ${leaseExpiresAt}: an operation is running on it; ` +
+        "wait for it to finish, or, if its worker stopped, for the lease to expire, then retry",
+      { details: { cardId, leaseOwner, leaseExpiresAt } },
     );
   }
 }

@@ -12,7 +12,7 @@ export type {
   PendingRequest,
   ResumeOptions,
 } from "./cardwright.js";
-export { Cardwright, issueProgress } from "./cardwright.js";
+export { Cardwright, DEFAULT_LEASE_TTL_MS, issueProgress, SERIAL_LEASE_PREFIX } from "./cardwright.js";
 export type * from "./domain/audit.js";
 export type * from "./domain/card.js";
 export type * from "./domain/policy.js";
@@ -46,6 +46,13 @@ export { systemClock } from "./runtime/clock.js";
 export { cryptoRandom } from "./runtime/crypto-random.js";
 export type { ConsoleLoggerOptions } from "./runtime/logger.js";
 export { consoleLogger, redactSecrets, silentLogger } from "./runtime/logger.js";
+export {
+  cardLeasedError,
+  leaseLostError,
+  MAX_LEASE_TTL_MS,
+  requireLeaseOwner,
+  requireLeaseTtl,
+} from "./store/lease-checks.js";
 // Store contract: what every Store refuses
 export {
   auditEventExistsError,
@@ -63,6 +70,7 @@ export {
 // Secrets and audit
 export type { AesGcmSecretVaultOptions } from "./vault/aes-gcm-vault.js";
 export { AesGcmSecretVault } from "./vault/aes-gcm-vault.js";
+export { CardLeaseKeeper } from "./workflows/card-lease-keeper.js";
 export { DeviceSession, MANAGEMENT_KEY_BYTES, secretContext } from "./workflows/device-session.js";
 // Workflows
 export type {

@@ -13,6 +13,7 @@ import {
   isCardwrightError,
   type Policy,
   type ProgressEvent,
+  type Store,
 } from "../src/index.js";
 import {
   type DeviceOperation,
@@ -23,7 +24,19 @@ import {
   RecordingNotifier,
   SoftwareKeyDevice,
 } from "../src/testing/index.js";
+import { mortalStore } from "./support/mortal-store.js";
 import { ScriptedCa } from "./support/scripted-ca.js";
+
+const DYING_LEASE_MS = 250;
+
+/** Kills the dying process, checks its card is still leased to it, and waits for the lease to expire. */
+async function killAndWaitForExpiry(w: ReturnType<typeof world>, cardId: string): Promise<void> {
+  w.kill();
+  const lease = await w.store.leases.get(cardId);
+  expect(lease, "the dead process still holds the card").not.toBeNull();
+  const wait = Date.parse(lease!.expiresAt) - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait + 10));
+}
 
 const ann: DirectoryUser = {
   id: "ann",
@@ -41,16 +54,21 @@ function world(policy: Policy = examplePivPolicy()) {
   const directory = new InMemoryDirectory([ann]);
   const notifier = new RecordingNotifier();
   /** A new facade over the same store — what a new process would build from configuration. */
-  const newProcess = () =>
+  const newProcess = (over: { store?: Store; leaseTtlMs?: number } = {}) =>
     new Cardwright({
-      store,
+      store: over.store ?? store,
+      ...(over.leaseTtlMs === undefined ? {} : { leaseTtlMs: over.leaseTtlMs }),
       vault: AesGcmSecretVault.fromKey("kek-1", kek),
       directory,
       certificateAuthorities: [ca],
       policies: [policy],
       notifier,
     });
-  return { store, ca, directory, notifier, newProcess, cw: newProcess() };
+  // A process that can crash: its lease (short, so tests need not wait long) stops being renewed
+  // when it is killed, and expires.
+  const mortal = mortalStore(store);
+  const dying = newProcess({ store: mortal.store, leaseTtlMs: DYING_LEASE_MS });
+  return { store, ca, directory, notifier, newProcess, cw: newProcess(), dying, kill: mortal.kill };
 }
 
 async function caught(p: Promise<unknown>): Promise<CardwrightError> {
@@ -285,7 +303,9 @@ describe("issueCard — refusals before anything is generated", () => {
     const outcomes = [a, b].map((r) =>
       r.status === "fulfilled" ? r.value.status : (r.reason as CardwrightError).code,
     );
-    expect(outcomes.sort()).toEqual(["STORE_CONFLICT", "active"]);
+    // The card lease refuses the second operator before anything is read or written (it was
+    // STORE_CONFLICT from the card's version before leases; versions still guard every record).
+    expect(outcomes.sort()).toEqual(["CARD_LEASED", "active"]);
     await expectConsistent(w, device);
   });
 });
@@ -367,7 +387,7 @@ describe("pending approval and resume in a new process", () => {
     const w = world();
     const device = new SoftwareKeyDevice({ serial: "3004" });
     device.failOn("writeCertificate", { hang: true });
-    void w.cw.issueCard({ userId: "ann", device, actor: "op" }); // never settles: the "process" dies here
+    void w.dying.issueCard({ userId: "ann", device, actor: "op" }); // never settles: the "process" dies here
     let op = (await w.store.operations.list())[0];
     for (let i = 0; i < 200 && (op?.snapshot as { value?: string } | null)?.value !== "writeCertificates"; i++) {
       await new Promise((r) => setTimeout(r, 10));
@@ -377,6 +397,11 @@ describe("pending approval and resume in a new process", () => {
     expect((op!.snapshot as { value: string }).value).toBe("writeCertificates");
     const submits = w.ca.submitCount;
     device.insertCard(); // new session: the new process must authenticate again
+    // While the dead process's lease runs, nobody else may touch the card.
+    const leased = await caught(w.newProcess().resumeOperation(op!.id, { device, actor: "op-2" }));
+    expect(leased.code).toBe("CARD_LEASED");
+    expect(leased.details).toMatchObject({ cardId: op!.cardId, leaseOwner: expect.stringMatching(/^cardwright-/) });
+    await killAndWaitForExpiry(w, op!.cardId);
     const done = await w.newProcess().resumeOperation(op!.id, { device, actor: "op-2" });
     expect(done.status).toBe("active");
     expect(w.ca.submitCount).toBe(submits);
@@ -463,7 +488,7 @@ describe("process dies mid-step, a new process resumes from the store", () => {
       const w = world();
       const device = new SoftwareKeyDevice({ serial: `6-${op}-${applied}` });
       device.failOn(op, { hang: true, applied });
-      void w.cw.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] });
+      void w.dying.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] });
       for (let i = 0; i < 300 && !device.calls.includes(op); i++) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 20)); // let the dying process's last writes land
       const [operation] = await w.store.operations.list();
@@ -472,6 +497,7 @@ describe("process dies mid-step, a new process resumes from the store", () => {
       const keysBefore = device.calls.filter((c) => c === "generateKeyPair").length;
 
       device.insertCard(); // the card was reset by the reader: new session
+      await killAndWaitForExpiry(w, operation!.cardId);
       const done = await w.newProcess().resumeOperation(operation!.id, { device, actor: "op-2" });
       if (done.status !== "active") throw new Error("expected active");
       expect(device.currentPinAndPuk().pin).toBe(done.pin);

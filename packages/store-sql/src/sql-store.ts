@@ -5,6 +5,7 @@ import {
   CardwrightError,
   type CertificateRepository,
   type Clock,
+  type LeaseRepository,
   type OperationRepository,
   type RequestRepository,
   type Store,
@@ -12,6 +13,7 @@ import {
 import { SqlAuditRepository } from "./sql-audit-repository.js";
 import { toStoreError } from "./sql-errors.js";
 import type { SqlExecutor } from "./sql-executor.js";
+import { SqlLeaseRepository } from "./sql-lease-repository.js";
 import {
   cardTable,
   certificateTable,
@@ -25,19 +27,23 @@ import {
 
 /** Options shared by the SQL stores. */
 export interface SqlStoreOptions {
-  /** Source of `createdAt`/`updatedAt`; the system clock by default. */
+  /**
+   * Source of `createdAt`/`updatedAt`; the system clock by default. Leases are timed by the
+   * database server's clock instead, the one clock every process sharing the store agrees on.
+   */
   clock?: Clock;
 }
 
 const systemClock: Clock = { now: () => new Date() };
 
-/** The five repositories over one executor (a session, or a transaction on it). */
+/** The repositories over one executor (a session, or a transaction on it). */
 abstract class SqlRepositories {
   readonly cards: CardRepository;
   readonly certificates: CertificateRepository;
   readonly requests: RequestRepository;
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
+  readonly leases: LeaseRepository;
 
   constructor(executor: SqlExecutor, clock: Clock) {
     this.cards = new SqlCardRepository(executor, cardTable, clock);
@@ -45,6 +51,7 @@ abstract class SqlRepositories {
     this.requests = new SqlRequestRepository(executor, requestTable, clock);
     this.operations = new SqlOperationRepository(executor, operationTable, clock);
     this.audit = new SqlAuditRepository(executor);
+    this.leases = new SqlLeaseRepository(executor);
   }
 }
 

@@ -8,7 +8,7 @@ import { migrate, migrations, PgliteExecutor, PgliteStore, SqlStore } from "../s
 import { toStoreError } from "../src/sql-errors.js";
 import { describeStoreContract, SteppingClock } from "./store-contract.js";
 
-const tables = ["cards", "certificates", "requests", "operations", "audit_events"];
+const tables = ["cards", "certificates", "requests", "operations", "audit_events", "card_leases"];
 
 /** The database stays open across tests (PGlite takes seconds to start); each test gets it empty. */
 class SharedPgliteExecutor extends PgliteExecutor {
@@ -94,7 +94,10 @@ describe("PgliteStore", () => {
     try {
       expect(await migrate(new PgliteExecutor(db), migrations)).toEqual([]);
       const { rows } = await db.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations");
-      expect(rows).toEqual([{ version: 1, name: "initial" }]);
+      expect(rows).toEqual([
+        { version: 1, name: "initial" },
+        { version: 2, name: "card-leases" },
+      ]);
     } finally {
       await db.close();
     }
@@ -139,7 +142,9 @@ describe("PgliteStore", () => {
     const dataDir = join(dir, "newer");
     await (await PgliteStore.open({ dataDir })).close();
     const db = await PGlite.create({ dataDir });
-    await db.query("INSERT INTO schema_migrations (version, name) VALUES (2, 'from-the-future')");
+    await db.query("INSERT INTO schema_migrations (version, name) VALUES ($1, 'from-the-future')", [
+      migrations.length + 1,
+    ]);
     await db.close();
     await expect(PgliteStore.open({ dataDir })).rejects.toSatisfy(
       (e) => isCardwrightError(e, "STORE_FAILURE") && /does not know; upgrade cardwright/.test((e as Error).message),

@@ -4,6 +4,7 @@
  */
 import type {
   AuditEvent,
+  CardLease,
   CardRecord,
   CertificateRecord,
   Clock,
@@ -424,6 +425,108 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         const log = await store.audit.list();
         expect(log.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
         expect(new Set(log.map((e) => e.actor)).size).toBe(6);
+      });
+    });
+
+    describe("leases", () => {
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+      it("grants a free card, refuses a second holder with CARD_LEASED naming holder and expiry", async () => {
+        const lease = await store.leases.acquire("card-1", "worker-a", 60_000);
+        expect(lease).toMatchObject({ cardId: "card-1", owner: "worker-a" });
+        expect(lease.token).toMatch(/^[0-9a-f-]{36}$/);
+        const ttl = Date.parse(lease.expiresAt) - Date.parse(lease.acquiredAt);
+        expect(ttl).toBeGreaterThanOrEqual(59_999);
+        expect(ttl).toBeLessThanOrEqual(60_001);
+        expect(await store.leases.get("card-1")).toEqual(lease);
+
+        const details = await rejectsWith(store.leases.acquire("card-1", "worker-b", 60_000), "CARD_LEASED");
+        expect(details).toEqual({ cardId: "card-1", leaseOwner: "worker-a", leaseExpiresAt: lease.expiresAt });
+        // Not re-entrant: the same owner name is refused too, so two runs in one instance exclude each other.
+        await rejectsWith(store.leases.acquire("card-1", "worker-a", 60_000), "CARD_LEASED");
+        // Leases are per card.
+        expect((await store.leases.acquire("card-2", "worker-b", 60_000)).owner).toBe("worker-b");
+        expect(await store.leases.get("card-3")).toBeNull();
+      });
+
+      it("lets exactly one of many concurrent acquirers win", async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) => store.leases.acquire("card-1", `worker-${i}`, 60_000)),
+        );
+        const won = results.filter((r): r is PromiseFulfilledResult<CardLease> => r.status === "fulfilled");
+        expect(won).toHaveLength(1);
+        for (const r of results.filter((x): x is PromiseRejectedResult => x.status === "rejected")) {
+          expect(isCardwrightError(r.reason, "CARD_LEASED")).toBe(true);
+          expect(r.reason.details.leaseOwner).toBe(won[0]?.value.owner);
+        }
+        expect((await store.leases.get("card-1"))?.token).toBe(won[0]?.value.token);
+      });
+
+      it("renews with the holder's token, moving the expiry forward", async () => {
+        const lease = await store.leases.acquire("card-1", "worker-a", 1_000);
+        await sleep(5);
+        const renewed = await store.leases.renew(lease, 60_000);
+        expect(renewed).toMatchObject({ cardId: "card-1", owner: "worker-a", token: lease.token });
+        expect(renewed.acquiredAt).toBe(lease.acquiredAt);
+        expect(Date.parse(renewed.expiresAt)).toBeGreaterThan(Date.parse(lease.expiresAt) + 50_000);
+        expect(await store.leases.get("card-1")).toEqual(renewed);
+      });
+
+      it("releases only with the holder's token; then anyone may take the card", async () => {
+        const lease = await store.leases.acquire("card-1", "worker-a", 60_000);
+        expect(await store.leases.release({ ...lease, token: "not-the-token" })).toBe(false);
+        await rejectsWith(store.leases.acquire("card-1", "worker-b", 60_000), "CARD_LEASED");
+        expect(await store.leases.release(lease)).toBe(true);
+        expect(await store.leases.release(lease)).toBe(false);
+        expect(await store.leases.get("card-1")).toBeNull();
+        const next = await store.leases.acquire("card-1", "worker-b", 60_000);
+        expect(next.token).not.toBe(lease.token);
+        // The old holder can neither renew nor release its successor's lease.
+        const details = await rejectsWith(store.leases.renew(lease, 60_000), "LEASE_LOST");
+        expect(details).toMatchObject({ cardId: "card-1", leaseOwner: "worker-a", currentOwner: "worker-b" });
+        expect(await store.leases.release(lease)).toBe(false);
+        expect(await store.leases.get("card-1")).toEqual(next);
+      });
+
+      it("lets another holder take the card over once the lease expired; the old token is then lost", async () => {
+        const stale = await store.leases.acquire("card-1", "crashed-worker", 20);
+        await sleep(60);
+        const taken = await store.leases.acquire("card-1", "worker-b", 60_000);
+        expect(taken).toMatchObject({ owner: "worker-b" });
+        expect(Date.parse(taken.acquiredAt)).toBeGreaterThanOrEqual(Date.parse(stale.expiresAt));
+        await rejectsWith(store.leases.renew(stale, 60_000), "LEASE_LOST");
+        expect(await store.leases.release(stale)).toBe(false);
+        expect((await store.leases.get("card-1"))?.token).toBe(taken.token);
+      });
+
+      it("refuses lost leases and bad arguments", async () => {
+        const ghost: CardLease = {
+          cardId: "card-9",
+          owner: "worker-a",
+          token: "t",
+          acquiredAt: "2030-01-01T00:00:00.000Z",
+          expiresAt: "2030-01-01T00:01:00.000Z",
+        };
+        expect(await rejectsWith(store.leases.renew(ghost, 1_000), "LEASE_LOST")).toEqual({
+          cardId: "card-9",
+          leaseOwner: "worker-a",
+        });
+        for (const ttl of [0, -1, 1.5, 86_400_001, Number.NaN]) {
+          await rejectsWith(store.leases.acquire("card-1", "worker-a", ttl), "STORE_FAILURE");
+        }
+        await rejectsWith(store.leases.acquire("", "worker-a", 1_000), "STORE_FAILURE");
+        await rejectsWith(store.leases.acquire("card-1", "", 1_000), "STORE_FAILURE");
+        expect(await store.leases.get("card-1")).toBeNull();
+      });
+
+      it("takes part in transactions: a rolled-back acquire leaves the card free", async () => {
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.leases.acquire("card-1", "worker-a", 60_000);
+            throw new Error("abort");
+          }),
+        ).rejects.toThrow("abort");
+        expect(await store.leases.get("card-1")).toBeNull();
       });
     });
 

@@ -68,8 +68,10 @@ export class HashChainAuditLog implements AuditLog {
         await store.audit.append(event);
         return event;
       } catch (err) {
-        // Inside a transaction a conflict cannot resolve by retrying: let the transaction fail.
-        if (!isCardwrightError(err, "STORE_CONFLICT") || tx !== undefined) throw err;
+        // Retried inside a transaction too: on a server store (PostgreSQL, READ COMMITTED) every
+        // statement sees what rival transactions committed, so re-reading the head finds the
+        // event that took this seq. Stores that run transactions one at a time never get here.
+        if (!isCardwrightError(err, "STORE_CONFLICT")) throw err;
         lastError = err;
         // Jittered backoff so a crowd of appenders spreads out instead of colliding again.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));

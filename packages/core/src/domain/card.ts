@@ -113,6 +113,11 @@ export interface OperationRecord extends Versioned {
   status: "running" | "pending" | "completed" | "failed";
   /** `actor.getPersistedSnapshot()` as JSON. Never contains secrets. */
   snapshot: unknown;
+  /**
+   * The machine's input as JSON, secret-free, so the operation can be restarted when its process
+   * stopped before the first snapshot was saved. Absent on records written before it existed.
+   */
+  input?: unknown;
   /** Who started it. */
   actor: string;
 }

@@ -69,6 +69,52 @@ export interface AuditRepository {
   list(query?: { fromSeq?: number; cardId?: string; limit?: number }): Promise<AuditEvent[]>;
 }
 
+/**
+ * A lease on a card: while it is current, only its holder runs operations on the card. Leases
+ * expire so that the card of a holder that crashed can be taken over; a live holder renews its
+ * lease well before `expiresAt`.
+ */
+export interface CardLease {
+  /** The card's id; or, before a card has one, `serial:<device serial>` (serialises its registration). */
+  cardId: string;
+  /** Who holds it: an instance, worker or operator name, shown to others in `CARD_LEASED`. */
+  owner: string;
+  /**
+   * Unique to this acquisition. Renew and release present it, so a holder whose lease expired and
+   * was taken over can neither renew nor release the new holder's lease, even under the same owner name.
+   */
+  token: string;
+  /** ISO 8601, by the store's clock. */
+  acquiredAt: string;
+  /** ISO 8601, by the store's clock: after this instant anyone may take the card over. */
+  expiresAt: string;
+}
+
+/**
+ * Card leases with compare-and-set semantics: each call is one atomic step in the store, so two
+ * processes racing for one card cannot both win. Time is the store's (the database server's clock
+ * for the SQL stores), never the caller's, so processes with skewed clocks agree on expiry.
+ */
+export interface LeaseRepository {
+  /**
+   * Takes the card when it has no lease or its lease has expired.
+   * @throws CardLeasedError `CARD_LEASED` (naming holder and expiry) when someone else's lease is
+   * current — also when the same owner holds it: leases are not re-entrant. CardwrightError
+   * `STORE_FAILURE` when `ttlMs` is not a whole number of milliseconds from 1 to 86 400 000.
+   */
+  acquire(cardId: string, owner: string, ttlMs: number): Promise<CardLease>;
+  /**
+   * Extends the lease to `ttlMs` from now, if `lease.token` still holds the card (also just after
+   * expiry, when nobody took it over).
+   * @throws CardwrightError `LEASE_LOST` when the card was released or taken over.
+   */
+  renew(lease: CardLease, ttlMs: number): Promise<CardLease>;
+  /** Gives the card up if `lease.token` still holds it. Returns whether it did. */
+  release(lease: CardLease): Promise<boolean>;
+  /** The card's lease row, current or expired, or `null` when it has none. */
+  get(cardId: string): Promise<CardLease | null>;
+}
+
 /** The store. */
 export interface Store {
   readonly cards: CardRepository;
@@ -76,6 +122,7 @@ export interface Store {
   readonly requests: RequestRepository;
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
+  readonly leases: LeaseRepository;
   /** Run `fn` atomically: all its writes land or none do. Nested calls join the outer transaction. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;

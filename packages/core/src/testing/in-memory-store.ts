@@ -10,15 +10,18 @@ import { CardwrightError, StoreConflictError } from "../errors.js";
 import type { Clock } from "../ports/runtime.js";
 import type {
   AuditRepository,
+  CardLease,
   CardQuery,
   CardRepository,
   CertificateQuery,
   CertificateRepository,
+  LeaseRepository,
   NewRecord,
   OperationRepository,
   RequestRepository,
   Store,
 } from "../ports/store.js";
+import { cardLeasedError, leaseLostError, requireLeaseOwner, requireLeaseTtl } from "../store/lease-checks.js";
 import {
   auditEventExistsError,
   auditSeqTakenError,
@@ -42,9 +45,11 @@ interface Tables {
   operations: Map<string, OperationRecord>;
   /** Keyed by `seq`. */
   audit: Map<number, AuditEvent>;
+  /** Keyed by card id. */
+  leases: Map<string, CardLease>;
 }
 
-type RecordTable = Exclude<keyof Tables, "audit">;
+type RecordTable = Exclude<keyof Tables, "audit" | "leases">;
 
 /** How a repository reaches the tables: committed state, or a transaction's working copy. */
 interface Access {
@@ -54,7 +59,7 @@ interface Access {
 
 /** Options for {@link InMemoryStore}. */
 export interface InMemoryStoreOptions {
-  /** Source of `createdAt`/`updatedAt`; the system clock by default. */
+  /** Source of `createdAt`/`updatedAt` and of lease time; the system clock by default. */
   clock?: Clock;
 }
 
@@ -78,7 +83,14 @@ class Mutex {
 }
 
 function emptyTables(): Tables {
-  return { cards: new Map(), certificates: new Map(), requests: new Map(), operations: new Map(), audit: new Map() };
+  return {
+    cards: new Map(),
+    certificates: new Map(),
+    requests: new Map(),
+    operations: new Map(),
+    audit: new Map(),
+    leases: new Map(),
+  };
 }
 
 /** Copy-on-write: records are never mutated in place, so copying the maps is enough. */
@@ -89,6 +101,7 @@ function cloneTables(t: Tables): Tables {
     requests: new Map(t.requests),
     operations: new Map(t.operations),
     audit: new Map(t.audit),
+    leases: new Map(t.leases),
   };
 }
 
@@ -271,6 +284,59 @@ class MemoryAudit implements AuditRepository {
   }
 }
 
+/** Leases timed by the store's clock, each call one step under the store's write lock. */
+class MemoryLeases implements LeaseRepository {
+  constructor(
+    private readonly access: Access,
+    private readonly clock: Clock,
+  ) {}
+
+  async acquire(cardId: string, owner: string, ttlMs: number): Promise<CardLease> {
+    requireRecordId(cardId, "card");
+    requireLeaseOwner(owner);
+    requireLeaseTtl(ttlMs);
+    return this.access.write((t) => {
+      const now = this.clock.now().getTime();
+      const current = t.leases.get(cardId);
+      if (current !== undefined && Date.parse(current.expiresAt) > now) throw cardLeasedError(current);
+      const lease: CardLease = {
+        cardId,
+        owner,
+        token: globalThis.crypto.randomUUID(),
+        acquiredAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + ttlMs).toISOString(),
+      };
+      t.leases.set(cardId, lease);
+      return { ...lease };
+    });
+  }
+
+  async renew(lease: CardLease, ttlMs: number): Promise<CardLease> {
+    requireLeaseTtl(ttlMs);
+    return this.access.write((t) => {
+      const current = t.leases.get(lease.cardId);
+      if (current === undefined || current.token !== lease.token) throw leaseLostError(lease, current ?? null);
+      const renewed = { ...current, expiresAt: new Date(this.clock.now().getTime() + ttlMs).toISOString() };
+      t.leases.set(lease.cardId, renewed);
+      return { ...renewed };
+    });
+  }
+
+  async release(lease: CardLease): Promise<boolean> {
+    return this.access.write((t) => {
+      const current = t.leases.get(lease.cardId);
+      if (current === undefined || current.token !== lease.token) return false;
+      t.leases.delete(lease.cardId);
+      return true;
+    });
+  }
+
+  async get(cardId: string): Promise<CardLease | null> {
+    const current = this.access.read().leases.get(cardId);
+    return current === undefined ? null : { ...current };
+  }
+}
+
 const systemClock: Clock = { now: () => new Date() };
 
 /** The repositories over one {@link Access}. */
@@ -280,6 +346,7 @@ class MemoryView {
   readonly requests: RequestRepository;
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
+  readonly leases: LeaseRepository;
 
   constructor(access: Access, clock: Clock) {
     this.cards = new MemoryCards("card", "cards", access, clock);
@@ -287,6 +354,7 @@ class MemoryView {
     this.requests = new MemoryRequests("request", "requests", access, clock);
     this.operations = new MemoryOperations("operation", "operations", access, clock);
     this.audit = new MemoryAudit(access);
+    this.leases = new MemoryLeases(access, clock);
   }
 }
 

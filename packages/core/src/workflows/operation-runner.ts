@@ -5,7 +5,7 @@
  */
 import { type AnyStateMachine, createActor, type Snapshot } from "xstate";
 import type { OperationRecord } from "../domain/card.js";
-import { CardwrightError } from "../errors.js";
+import { CardwrightError, isCardwrightError } from "../errors.js";
 import type { Store } from "../ports/store.js";
 
 /** Progress of an operation, for UIs and CLIs. */
@@ -47,6 +47,11 @@ export interface RunOptions {
   statusOf: (state: string, done: boolean) => OperationRecord["status"];
   progressOf?: (state: string, context: unknown) => Omit<ProgressEvent, "operationId" | "step">;
   onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Runs before each snapshot is persisted (the card lease's renewal). When it throws
+   * `LEASE_LOST` the run stops at once: another process owns the operation now.
+   */
+  fence?: () => Promise<void>;
 }
 
 function stateName(value: unknown): string {
@@ -56,7 +61,7 @@ function stateName(value: unknown): string {
 /**
  * Run until the machine rests; every state change is persisted in order.
  * @throws CardwrightError when persisting fails (`STORE_CONFLICT` if another process is running
- * the same operation) or the machine itself errors (`WORKFLOW_FAILED`).
+ * the same operation; `LEASE_LOST` from `fence`) or the machine itself errors (`WORKFLOW_FAILED`).
  */
 export function runOperation(options: RunOptions): Promise<RunOutcome> {
   const { machine, store, restStates, statusOf } = options;
@@ -102,6 +107,7 @@ export function runOperation(options: RunOptions): Promise<RunOutcome> {
       chain = chain.then(async () => {
         if (persistError !== undefined) return;
         try {
+          await options.fence?.();
           record = await store.operations.update({
             ...record,
             snapshot: JSON.parse(JSON.stringify(persisted)),
@@ -109,6 +115,12 @@ export function runOperation(options: RunOptions): Promise<RunOutcome> {
           });
         } catch (err) {
           persistError = err;
+          if (isCardwrightError(err, "LEASE_LOST") && !settled) {
+            // Not ours any more: take no further step; the new holder resumes from the store.
+            settled = true;
+            actor.stop();
+            reject(err);
+          }
         }
       });
       if (done || restStates.includes(state)) settle(state, snapshot.context);
