@@ -3,11 +3,13 @@
  * The `cardwright` command.
  *
  *   cardwright demo [--workspace DIR] [--approval] [--user ID]
+ *   cardwright simulate [--image PATH] [--port N] [--firmware X.Y.Z] [--serial N] [--verbose]
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isCardwrightError } from "@cardwright/core";
 import { runDemo } from "./demo/run-demo.js";
+import { runSimulate } from "./simulate/run-simulate.js";
 
 const USAGE = `Usage: cardwright <command> [options]
 
@@ -16,6 +18,12 @@ Commands:
               --workspace DIR   workspace directory (default: .cardwright/demo)
               --approval        the CA holds requests; approve them and continue the issue
               --user ID         sample user: alice (default) or bob
+  simulate    Keep a virtual YubiKey 5 in a real pcscd reader (vsmartcard vpcd) until Ctrl-C
+              --image PATH      load the card from PATH if it exists; save it there on stop
+              --port N          vpcd port (default 35963 = "Virtual PCD 00 00")
+              --firmware X.Y.Z  firmware of a fresh card (default 5.7.1)
+              --serial N        serial of a fresh card (default random)
+              --verbose         print each APDU's instruction and lengths
   help        Show this text
 `;
 
@@ -37,6 +45,33 @@ async function main(argv: string[]): Promise<number> {
         approval: values.approval,
         userId: values.user,
         out: (line) => process.stdout.write(`${line}\n`),
+      });
+      return 0;
+    }
+    case "simulate": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          image: { type: "string" },
+          port: { type: "string", default: "35963" },
+          firmware: { type: "string" },
+          serial: { type: "string" },
+          verbose: { type: "boolean", default: false },
+        },
+        strict: true,
+      });
+      const stopped = new Promise<void>((done) => {
+        process.once("SIGINT", () => done());
+        process.once("SIGTERM", () => done());
+      });
+      await runSimulate({
+        image: values.image === undefined ? undefined : resolve(values.image),
+        port: Number(values.port),
+        firmware: values.firmware,
+        serial: values.serial === undefined ? undefined : Number(values.serial),
+        verbose: values.verbose,
+        out: (line) => process.stdout.write(`${line}\n`),
+        stopped,
       });
       return 0;
     }

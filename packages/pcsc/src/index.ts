@@ -47,6 +47,32 @@ export {
   WrongPinError,
 } from "./errors.js";
 export {
+  loadPcscBinding,
+  PCSC_BINDING_MODULE,
+  type PcscBinding,
+  type PcscCardHandle,
+  type PcscContextHandle,
+  type PcscMonitorEvent,
+  type PcscReaderHandle,
+  type PcscReaderMonitorHandle,
+  type PcscReaderState,
+} from "./pcsc/binding.js";
+export {
+  PcscDeviceProvider,
+  type PcscDeviceProviderOptions,
+  type PcscEvent,
+  type PcscReaderInfo,
+  type Unwatch,
+} from "./pcsc/pcsc-device-provider.js";
+export { type PcscErrorContext, pcscError, scardCodeOf } from "./pcsc/pcsc-errors.js";
+export {
+  type PcscDisposition,
+  type PcscProtocol,
+  type PcscShareMode,
+  PcscTransport,
+  type PcscTransportOptions,
+} from "./pcsc/pcsc-transport.js";
+export {
   algorithmByte,
   algorithmName,
   isPivKeyAlgorithm,

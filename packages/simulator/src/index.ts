@@ -23,6 +23,7 @@ export {
 } from "./card/latency.js";
 export { YUBIKEY_MAX_OBJECT_BYTES, YUBIKEY_TOTAL_OBJECT_BYTES } from "./card/object-store.js";
 export {
+  T0_ONLY_ATR,
   VirtualPivCard,
   type VirtualPivCardOptions,
   type VirtualPivCardRuntimeOptions,
@@ -31,3 +32,15 @@ export {
 export type { FaultAction, FaultInjection, FaultTiming, FaultTrigger } from "./transport/faults.js";
 export { InMemoryTransport, type InMemoryTransportOptions } from "./transport/in-memory-transport.js";
 export type { TranscriptEntry } from "./transport/transcript.js";
+export {
+  VpcdBridge,
+  type VpcdBridgeOptions,
+  type VpcdEvent,
+} from "./vpcd/vpcd-bridge.js";
+export {
+  encodeVpcdFrame,
+  VPCD_DEFAULT_PORT,
+  VPCD_MAX_PAYLOAD,
+  VpcdControl,
+  VpcdFrameDecoder,
+} from "./vpcd/vpcd-protocol.js";

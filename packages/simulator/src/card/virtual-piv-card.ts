@@ -78,6 +78,13 @@ export const YUBIKEY_5_ATR: Uint8Array = new Uint8Array(
 );
 
 /**
+ * An ATR offering only T=0 (ISO/IEC 7816-3 §8: T0 = 07, no interface bytes, so T=0 by default and
+ * no TCK) with the historical bytes "YubiKey": for exercising readers and hosts on the character
+ * protocol, which no YubiKey speaks.
+ */
+export const T0_ONLY_ATR: Uint8Array = new Uint8Array(Buffer.from("3B07" + "597562694B6579", "hex"));
+
+/**
  * Discovery object a YubiKey ships (SP 800-73-4 Part 1 §3.3.2): the PIV AID (4F) and the PIN
  * usage policy 4000 — PIV PIN only, no global PIN (5F2F).
  */
@@ -99,6 +106,8 @@ export interface VirtualPivCardRuntimeOptions {
   touch?: (request: TouchRequest) => Promise<boolean>;
   /** Clock for the cached-touch window (default `Date.now`). */
   now?: () => number;
+  /** Answer-to-reset; default {@link YUBIKEY_5_ATR} (T=1). {@link T0_ONLY_ATR} makes readers use T=0. */
+  atr?: Uint8Array;
 }
 
 /** Options for {@link VirtualPivCard.create}. */
@@ -141,6 +150,7 @@ export class VirtualPivCard {
   private readonly ctx: CardContext;
   private readonly sleep: (ms: number) => Promise<void>;
   private busy: Promise<void> = Promise.resolve();
+  private readonly answerToReset: Uint8Array;
   /** The last unexpected (non-status) error a handler raised; the card answered 6F00 for it. */
   lastInternalError: unknown;
 
@@ -149,6 +159,7 @@ export class VirtualPivCard {
     runtime: VirtualPivCardRuntimeOptions,
   ) {
     this.sleep = runtime.sleep ?? defaultSleep;
+    this.answerToReset = Uint8Array.from(runtime.atr ?? YUBIKEY_5_ATR);
     const latency = runtime.latency ?? ZERO_LATENCY;
     const touch = runtime.touch ?? (async () => true);
     this.ctx = {
@@ -265,7 +276,7 @@ export class VirtualPivCard {
 
   /** Answer-to-reset. */
   get atr(): Uint8Array {
-    return Uint8Array.from(YUBIKEY_5_ATR);
+    return Uint8Array.from(this.answerToReset);
   }
 
   /** Bytes of data object storage in use (for card-full tests). */
