@@ -120,6 +120,23 @@ process.once("exit", () => {
  * other users of the harness and for a foreign pcscd to go away.
  * @throws Error when pcscd is missing (`npm run setup`), does not start, or stays busy.
  */
+/** INS bytes whose command data is a secret: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, IMPORT KEY, SET MANAGEMENT KEY. */
+const SECRET_DATA_INS = new Set(["20", "24", "2C", "FE", "FF"]);
+
+/**
+ * pcscd --apdu logs every command in clear; the test PINs, PUKs and management keys in them are
+ * blanked (`xx`) before the line is kept, printed or written to CW_PCSCD_LOG. Management-key
+ * GENERAL AUTHENTICATE (P2 = 9B) is blanked too.
+ */
+export function redactApduLine(line: string): string {
+  const m = /^(.*APDU: )((?:[0-9A-F]{2} ?)+)(.*)$/.exec(line);
+  if (!m) return line;
+  const bytes = m[2]!.trim().split(" ");
+  const secret = SECRET_DATA_INS.has(bytes[1]!) || (bytes[1] === "87" && bytes[3] === "9B");
+  if (!secret || bytes.length <= 5) return line;
+  return `${m[1]}${[...bytes.slice(0, 5), ...bytes.slice(5).map(() => "xx")].join(" ")} ${m[3]}`;
+}
+
 export async function startPcscd(options: StartPcscdOptions = {}): Promise<Pcscd> {
   const deadline = Date.now() + (options.lockTimeoutMs ?? 300_000);
   while (!tryLock()) {
@@ -163,9 +180,15 @@ async function launch(): Promise<Pcscd> {
   running.add(child);
   // CW_PCSCD_LOG=path also writes the log to a file, for a run that hangs.
   const logFile = process.env.CW_PCSCD_LOG;
+  let partial = "";
   const append = (chunk: Buffer) => {
-    log += chunk.toString("utf8");
-    if (logFile !== undefined) appendFileSync(logFile, chunk);
+    // Whole lines only, so each APDU line can be redacted before it is kept anywhere.
+    const lines = (partial + chunk.toString("utf8")).split("\n");
+    partial = lines.pop() ?? "";
+    if (lines.length === 0) return;
+    const text = `${lines.map(redactApduLine).join("\n")}\n`;
+    log += text;
+    if (logFile !== undefined) appendFileSync(logFile, text);
     // Keep the tail: the APDUs of the failing test are the last ones.
     if (log.length > LOG_LIMIT) {
       dropped += log.length - LOG_LIMIT / 2;
