@@ -133,6 +133,7 @@ export {
   type WriteCertificateOptions,
 } from "./piv/session.js";
 export { digest, ecdsaInput, emsaPkcs1v15 } from "./piv/signature-encoding.js";
+export { withinTimeLimit } from "./time-limit.js";
 export {
   concat,
   decodeAll,

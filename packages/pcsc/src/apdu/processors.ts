@@ -14,6 +14,7 @@
 import { CardwrightError } from "@cardwright/core";
 import { ApduTimeoutError, BadResponseError, formatSw } from "../errors.js";
 import { Ins, instructionName, KeyRef } from "../piv/constants.js";
+import { withinTimeLimit } from "../time-limit.js";
 import { concat } from "../tlv.js";
 import type { ApduTransport } from "../transport.js";
 import {
@@ -159,24 +160,19 @@ export class TransportProcessor implements ApduProcessor {
   }
 
   private async transmitWithin(encoded: Uint8Array, context: ExchangeContext): Promise<Uint8Array> {
-    // The transport should honour timeoutMs itself; the race guards against one that does not.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ApduTimeoutError(context.timeoutMs, { instruction: context.instruction })),
-        context.timeoutMs,
-      );
-    });
+    // The transport should honour timeoutMs itself; the limit guards against one that does not.
     try {
-      return await Promise.race([this.transport.transmit(encoded, { timeoutMs: context.timeoutMs }), timeout]);
+      return await withinTimeLimit(
+        this.transport.transmit(encoded, { timeoutMs: context.timeoutMs }),
+        context.timeoutMs,
+        () => new ApduTimeoutError(context.timeoutMs, { instruction: context.instruction }),
+      );
     } catch (err) {
       if (err instanceof CardwrightError) throw err;
       throw new CardwrightError("APDU_TRANSPORT", `transmitting ${context.instruction}: ${String(err)}`, {
         cause: err,
         details: { instruction: context.instruction },
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

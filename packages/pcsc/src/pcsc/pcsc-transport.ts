@@ -11,6 +11,7 @@
 import { CardwrightError } from "@cardwright/core";
 import { ApduTimeoutError } from "../errors.js";
 import { instructionName } from "../piv/constants.js";
+import { withinTimeLimit } from "../time-limit.js";
 import type { ApduTransport, TransmitOptions } from "../transport.js";
 import { loadPcscBinding, type PcscBinding, type PcscCardHandle, type PcscContextHandle } from "./binding.js";
 import { pcscError } from "./pcsc-errors.js";
@@ -128,7 +129,7 @@ export class PcscTransport implements ApduTransport {
       // After a timeout the native call may still fail later; that outcome has no one to tell.
       exchange.catch(() => undefined);
       try {
-        const response = await withinLimit(
+        const response = await withinTimeLimit(
           exchange,
           timeoutMs,
           () =>
@@ -287,17 +288,4 @@ function dispositionOf(binding: PcscBinding, disposition: PcscDisposition): numb
   if (disposition === "leave") return binding.SCARD_LEAVE_CARD;
   if (disposition === "unpower") return binding.SCARD_UNPOWER_CARD;
   return binding.SCARD_RESET_CARD;
-}
-
-async function withinLimit<T>(work: Promise<T>, timeoutMs: number | undefined, error: () => Error): Promise<T> {
-  if (timeoutMs === undefined) return work;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error()), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -4,7 +4,13 @@
  * transcript and injects faults at chosen APDUs.
  */
 import { CardwrightError } from "@cardwright/core";
-import { ApduTimeoutError, type ApduTransport, instructionName, type TransmitOptions } from "@cardwright/pcsc";
+import {
+  ApduTimeoutError,
+  type ApduTransport,
+  instructionName,
+  type TransmitOptions,
+  withinTimeLimit,
+} from "@cardwright/pcsc";
 import type { VirtualPivCard } from "../card/virtual-piv-card.js";
 import { type FaultAction, type FaultInjection, FaultPlan } from "./faults.js";
 import { type TranscriptEntry, TranscriptRecorder } from "./transcript.js";
@@ -148,7 +154,7 @@ export class InMemoryTransport implements ApduTransport {
 
     let response: Uint8Array;
     try {
-      response = await this.withinLimit(card.process(command), timeoutMs, timeoutError);
+      response = await withinTimeLimit(card.process(command), timeoutMs, timeoutError);
     } catch (err) {
       record("timeout");
       throw err;
@@ -165,23 +171,6 @@ export class InMemoryTransport implements ApduTransport {
 
   private firesBefore(fault: FaultAction): boolean {
     return fault.kind === "status-word" || (fault.timing ?? "before-processing") === "before-processing";
-  }
-
-  private async withinLimit(
-    work: Promise<Uint8Array>,
-    timeoutMs: number | undefined,
-    error: () => Error,
-  ): Promise<Uint8Array> {
-    if (timeoutMs === undefined) return work;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(error()), timeoutMs);
-    });
-    try {
-      return await Promise.race([work, limit]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** ATR of the card. @throws CardwrightError `APDU_CARD_REMOVED` without a card. */
