@@ -2,11 +2,11 @@
  * End-to-end issue on a virtual YubiKey through every real layer, each result cross-checked with
  * OpenSSL and with the card itself.
  */
-import { createPublicKey, randomBytes, verify } from "node:crypto";
 import { type IssueResult, parseCertificate } from "@cardwright/core";
 import { KeyRef } from "@cardwright/pcsc";
 import { YUBIKEY_5_ATR } from "@cardwright/simulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectSlotSignaturesVerify } from "./support/card-checks.js";
 import { certificateText, verifyCertificate, verifyCsr } from "./support/openssl.js";
 import { createStack, type Stack } from "./support/stack.js";
 
@@ -87,21 +87,7 @@ describe("issue on a virtual YubiKey with the embedded CA and store", () => {
 
   it("signs with each slot's key under the random PIN, verified with the certificate", async () => {
     expect(result.pin).toMatch(/^\d{8}$/);
-    const message = randomBytes(200);
-    for (const [slot, alg] of [
-      ["9a", "ECCP256"],
-      ["9c", "RSA2048"],
-    ] as const) {
-      await stack.device.verifyPin(result.pin!);
-      const signature = await stack.device.sign(slot, alg, "SHA-256", message);
-      const record = result.certificates.find((c) => c.slot === slot)!;
-      const key = createPublicKey({
-        key: Buffer.from(parseCertificate(b64(record.certificate!)).spki),
-        format: "der",
-        type: "spki",
-      });
-      expect(verify("sha256", message, key, Buffer.from(signature))).toBe(true);
-    }
+    await expectSlotSignaturesVerify(stack.device, result.certificates, result.pin!);
   });
 
   it("replaced the factory management key with the vault-wrapped random one", async () => {

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type IssueResult, parseCertificate } from "@cardwright/core";
 import { PcscDeviceProvider, type PivDevice } from "@cardwright/pcsc";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cardPresent, createPcscStack, type PcscStack } from "../support/pcsc-stack.js";
-import { type Pcscd, startPcscd } from "../support/pcscd.js";
+import { type Pcscd, showApdusOnFailure, startPcscd } from "../support/pcscd.js";
 import { RemoteVpcdCard } from "../support/remote-vpcd-card.js";
 import { describeRun, OPENSC_PKCS11, type ToolResult, tool } from "../support/tools.js";
 
@@ -23,19 +23,6 @@ beforeAll(async () => {
   pcscd = await startPcscd();
 }, 320_000);
 afterAll(async () => pcscd?.stop());
-
-/** On failure, show the APDUs pcscd exchanged during the test. */
-function showApdusOnFailure(): void {
-  const mark = pcscd.mark();
-  onTestFailed(() => {
-    const apdus = pcscd
-      .logSince(mark)
-      .split("\n")
-      .filter((l) => /APDU:|SW:/.test(l))
-      .slice(-150);
-    console.error(`APDUs of the failed test:\n${apdus.join("\n")}`);
-  });
-}
 
 function expectOk(result: ToolResult): void {
   expect(result.status, describeRun(result)).toBe(0);
@@ -67,7 +54,7 @@ describe.sequential("tools read a card cardwright issued through pcscd", () => {
   };
 
   it("pkcs11-tool --list-objects lists the certificates and keys cardwright wrote", async () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     const run = await tool("pkcs11-tool", ["--module", OPENSC_PKCS11, "--slot-index", "0", "--list-objects"]);
     expectOk(run);
     expect(run.stdout).toMatch(/Certificate Object; type = X\.509 cert\s+label:\s+Certificate for PIV Authentication/);
@@ -78,7 +65,7 @@ describe.sequential("tools read a card cardwright issued through pcscd", () => {
   });
 
   it("pkcs15-tool --list-certificates shows both certificates", async () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     const run = await tool("pkcs15-tool", ["--reader", reader, "--list-certificates"]);
     expectOk(run);
     expect(run.stdout).toContain("Certificate for PIV Authentication");
@@ -88,7 +75,7 @@ describe.sequential("tools read a card cardwright issued through pcscd", () => {
   });
 
   it("yubico-piv-tool -a status shows the slots and certificates", async () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     const run = await tool("yubico-piv-tool", ["--reader", reader, "-a", "status"]);
     expectOk(run);
     expect(run.stdout).toContain("Version:\t5.7.1");
@@ -100,7 +87,7 @@ describe.sequential("tools read a card cardwright issued through pcscd", () => {
   });
 
   it("ykman piv info works against the card answering as a YubiKey 5", async () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     const run = await tool("ykman", ["--reader", "Virtual PCD 00 00", "piv", "info"]);
     expectOk(run);
     expect(run.stdout).toMatch(/PIV version:\s+5\.7\.1/);
@@ -109,7 +96,7 @@ describe.sequential("tools read a card cardwright issued through pcscd", () => {
   });
 
   it("a signature made with the user PIN through OpenSC's PKCS#11 verifies with the certificate cardwright wrote", async () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     const dir = mkdtempSync(join(tmpdir(), "cw-p11-"));
     const message = join(dir, "message.bin");
     const signature = join(dir, "signature.bin");
@@ -145,7 +132,7 @@ describe.sequential("tools read a card cardwright issued through pcscd", () => {
 
 describe.sequential("cardwright reads a card personalised by yubico-piv-tool", () => {
   it("lists the certificate of the key yubico-piv-tool generated and imported, after its PIN change", async () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     // yubico-piv-tool 2.2 (Debian bookworm) knows only 3DES management keys; YubiKeys ship the
     // 3DES default key before firmware 5.7, so the card is a 5.4.3, as a real 5.7 would refuse too.
     const bridge = await RemoteVpcdCard.start(pcscd.ports[1], { firmware: "5.4.3" });

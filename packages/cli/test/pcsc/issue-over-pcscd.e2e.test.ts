@@ -4,14 +4,14 @@
  * OpenSSL, signatures with node:crypto, and PC/SC behaviour (exclusive access, protocols,
  * reset, card pulled mid-operation, events) against the real pcscd.
  */
-import { createPublicKey, randomBytes, verify } from "node:crypto";
 import { type IssueResult, parseCertificate } from "@cardwright/core";
 import { PcscDeviceProvider, type PcscEvent, PcscTransport, type PivDevice } from "@cardwright/pcsc";
 import { T0_ONLY_ATR } from "@cardwright/simulator";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectSlotSignaturesVerify } from "../support/card-checks.js";
 import { verifyCertificate, verifyCsr } from "../support/openssl.js";
 import { cardPresent, createPcscStack, type PcscStack } from "../support/pcsc-stack.js";
-import { type Pcscd, startPcscd, until } from "../support/pcscd.js";
+import { type Pcscd, showApdusOnFailure, startPcscd, until } from "../support/pcscd.js";
 import { RemoteVpcdCard } from "../support/remote-vpcd-card.js";
 
 const b64 = (s: string) => Uint8Array.from(Buffer.from(s, "base64"));
@@ -28,19 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pcscd?.stop();
 });
-
-/** On failure, show what pcscd saw: every APDU with its response. */
-function showApdusOnFailure(): void {
-  const mark = pcscd.mark();
-  onTestFailed(() => {
-    const apdus = pcscd
-      .logSince(mark)
-      .split("\n")
-      .filter((l) => /APDU|SW:|ifdhandler|RFAddReader|error/i.test(l))
-      .slice(-200);
-    console.error(`pcscd log (APDUs) of the failed test:\n${apdus.join("\n")}`);
-  });
-}
 
 describe.sequential("issue through pcscd", () => {
   let stack: PcscStack;
@@ -62,7 +49,7 @@ describe.sequential("issue through pcscd", () => {
   });
 
   it("identifies the virtual YubiKey through the reader", () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     expect(device.identity).toMatchObject({
       serial: String(stack.card.serial),
       model: "YubiKey 5",
@@ -73,7 +60,7 @@ describe.sequential("issue through pcscd", () => {
   });
 
   it("wrote both certificates, which openssl verifies against the CA, from CSRs the card signed", async () => {
-    showApdusOnFailure();
+    showApdusOnFailure(pcscd);
     expect(result.certificates.map((c) => [c.slot, c.status]).sort()).toEqual([
       ["9a", "written"],
       ["9c", "written"],
@@ -94,22 +81,8 @@ describe.sequential("issue through pcscd", () => {
   });
 
   it("signs under the new PIN through pcscd, verified with each certificate", async () => {
-    showApdusOnFailure();
-    const message = randomBytes(300);
-    for (const [slot, alg] of [
-      ["9a", "ECCP256"],
-      ["9c", "RSA2048"],
-    ] as const) {
-      await device.verifyPin(result.pin!);
-      const signature = await device.sign(slot, alg, "SHA-256", message);
-      const record = result.certificates.find((c) => c.slot === slot)!;
-      const key = createPublicKey({
-        key: Buffer.from(parseCertificate(b64(record.certificate!)).spki),
-        format: "der",
-        type: "spki",
-      });
-      expect(verify("sha256", message, key, Buffer.from(signature))).toBe(true);
-    }
+    showApdusOnFailure(pcscd);
+    await expectSlotSignaturesVerify(device, result.certificates, result.pin!);
   });
 
   it("holds the card exclusively while the device is open", async () => {
@@ -254,7 +227,7 @@ describe.sequential("PC/SC behaviour", () => {
     ["last", () => issueApdus],
   ] as const) {
     it(`a card pulled at the ${label} APDU of an issue fails with APDU_CARD_REMOVED, as on the virtual transport`, async () => {
-      showApdusOnFailure();
+      showApdusOnFailure(pcscd);
       expect(issueApdus).toBeGreaterThan(10);
       const k = at();
       const stack = await createPcscStack(pcscd, { index: 1 });

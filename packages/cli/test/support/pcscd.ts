@@ -14,6 +14,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { onTestFailed } from "vitest";
 
 const LOCK_DIR = join(tmpdir(), "cardwright-pcscd.lock");
 const SOCKET = "/run/pcscd/pcscd.comm";
@@ -254,4 +255,17 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** On failure of the current test, print what pcscd exchanged during it (secrets already blanked). */
+export function showApdusOnFailure(pcscd: Pcscd): void {
+  const mark = pcscd.mark();
+  onTestFailed(() => {
+    const lines = pcscd
+      .logSince(mark)
+      .split("\n")
+      .filter((l) => /APDU|SW:|ifdhandler|RFAddReader|error/i.test(l))
+      .slice(-200);
+    console.error(`pcscd log (APDUs) of the failed test:\n${lines.join("\n")}`);
+  });
 }
