@@ -11,6 +11,8 @@ import type {
   CertificateRequest,
   LeaseRepository,
   OperationRepository,
+  RenewalRequest,
+  RenewalSupport,
   RequestRepository,
   RevocationReason,
   Store,
@@ -35,6 +37,14 @@ export class TimedCertificateAuthority implements CertificateAuthority {
 
   poll(caRequestId: string): Promise<CaResult> {
     return this.#meter.run(() => this.#inner.poll(caRequestId));
+  }
+
+  get renewal(): RenewalSupport {
+    return this.#inner.renewal;
+  }
+
+  renew(request: RenewalRequest): Promise<CaResult> {
+    return this.#meter.run(() => this.#inner.renew(request));
   }
 
   revoke(serialHex: string, reason: RevocationReason): Promise<void> {

@@ -40,6 +40,7 @@ export type ErrorCode =
   | "CA_INVALID_REQUEST"
   | "CA_UNKNOWN_CERTIFICATE"
   | "CA_WRONG_STATE"
+  | "CA_UNSUPPORTED"
   // policy engine
   | "POLICY_NOT_FOUND"
   | "POLICY_NO_MATCH"

@@ -51,6 +51,33 @@ export interface CertificateRequest {
   cmc?: Uint8Array;
 }
 
+/**
+ * A renewal: a new CSR for a certificate the CA issued before. `rekey` tells whether the CSR
+ * carries a new key (CMP kur, EST simplereenroll with a new key) or the same one.
+ */
+export interface RenewalRequest extends CertificateRequest {
+  /** The certificate being renewed, DER. */
+  previousCertificate: Uint8Array;
+  /** Its serial, hex without separators. */
+  previousSerialHex: string;
+  /** The CSR's key differs from the previous certificate's key. */
+  rekey: boolean;
+  /**
+   * Signs with the previous certificate's private key, which stays on the device. CAs that make
+   * the holder prove possession of the old key use it (CMP kur signature protection,
+   * RFC 9483 §4.1.3); others ignore it.
+   */
+  signWithPreviousKey?: (data: Uint8Array, hash: "SHA-256" | "SHA-384" | "SHA-512") => Promise<Uint8Array>;
+}
+
+/** Which renewals a CA accepts. */
+export interface RenewalSupport {
+  /** A new certificate for the same key. */
+  sameKey: boolean;
+  /** A new certificate for a new key. */
+  rekey: boolean;
+}
+
 /** The CA's answer to a request. */
 export type CaResult =
   | { status: "issued"; caRequestId: string; certificate: Uint8Array; chain: Uint8Array[] }
@@ -69,6 +96,14 @@ export interface CertificateAuthority {
   submit(request: CertificateRequest): Promise<CaResult>;
   /** Ask again about a pending request. */
   poll(caRequestId: string): Promise<CaResult>;
+  /** Which renewals {@link CertificateAuthority.renew} accepts. */
+  readonly renewal: RenewalSupport;
+  /**
+   * Renew a certificate; idempotent on `request.requestId` like submit.
+   * @throws CardwrightError `CA_UNSUPPORTED` when the CA does not accept this kind of renewal
+   * (see {@link CertificateAuthority.renewal}).
+   */
+  renew(request: RenewalRequest): Promise<CaResult>;
   /** Revoke a certificate by serial (hex, no separators). */
   revoke(serialHex: string, reason: RevocationReason): Promise<void>;
   /** Put a certificate on hold (RFC 5280 certificateHold). */
