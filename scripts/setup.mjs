@@ -16,10 +16,25 @@ const packages = [
   ["yubico-piv-tool", "interop and benchmark: yubico-piv-tool on the same virtual card"],
   ["yubikey-manager", "interop: ykman piv info against the virtual YubiKey"],
   ["postgresql", "the PostgreSQL server the store tests start on loopback"],
+  ["softhsm2", "a real PKCS#11 token (SoftHSM2) for the PKCS#11 device tests"],
+  ["swtpm", "a software TPM 2.0 under the TPM virtual smart card tests"],
+  ["swtpm-tools", "swtpm_setup, to manufacture the software TPM's state"],
+  ["tpm2-tools", "tpm2_* commands to inspect the software TPM"],
+  ["tpm2-abrmd", "the TPM resource manager tpm2-pkcs11 needs (the direct swtpm TCTI runs out of object memory)"],
+  ["libtss2-tcti-swtpm0", "the TCTI through which tpm2-abrmd reaches swtpm"],
+  ["libtss2-tcti-tabrmd0", "the TCTI through which tpm2-pkcs11 reaches tpm2-abrmd"],
+  ["libtpm2-pkcs11-1", "the TPM virtual smart card's PKCS#11 module (tpm2-pkcs11)"],
+  ["libtpm2-pkcs11-tools", "tpm2_ptool, to create the TPM token"],
+  ["dbus", "a private session bus for tpm2-abrmd"],
+  ["pebble", "a real ACME (RFC 8555) server for the ACME adapter tests"],
+  ["golang-cfssl", "CloudFlare's cfssl CA server for the cfssl adapter tests"],
 ];
 
 /** Native addons (optional dependencies) that build only once the packages above are in. */
-const nativeAddons = [["smartcard", "node_modules/smartcard/build/Release/smartcard_napi.node"]];
+const nativeAddons = [
+  ["smartcard", "node_modules/smartcard/build/Release/smartcard_napi.node"],
+  ["pkcs11js", "node_modules/pkcs11js/build/Release/pkcs11.node"],
+];
 
 function installed(name) {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template
