@@ -28,10 +28,25 @@ export type ErrorCode =
   | "PIV_CARD_FULL"
   | "PIV_UNSUPPORTED"
   | "PIV_CONDITIONS_NOT_SATISFIED"
+  // PKCS#11 tokens (CKR_* return values, PKCS#11 v2.40 §5.1)
+  | "PKCS11_MODULE"
+  | "PKCS11_TOKEN_NOT_PRESENT"
+  | "PKCS11_PIN_INCORRECT"
+  | "PKCS11_PIN_LOCKED"
+  | "PKCS11_PIN_INVALID"
+  | "PKCS11_NOT_LOGGED_IN"
+  | "PKCS11_OBJECT_NOT_FOUND"
+  | "PKCS11_FUNCTION_FAILED"
   // device-level (any device type)
   | "DEVICE_NOT_FOUND"
   | "DEVICE_MISMATCH"
   | "DEVICE_CAPABILITY"
+  // software certificate store (password-protected PKCS#12 files)
+  | "SOFTSTORE_WRONG_PASSWORD"
+  | "SOFTSTORE_CORRUPT"
+  | "SOFTSTORE_SLOT_EMPTY"
+  | "SOFTSTORE_KEY_MISMATCH"
+  | "SOFTSTORE_UNAVAILABLE"
   // certificate authorities
   | "CA_REJECTED"
   | "CA_UNAVAILABLE"
@@ -64,6 +79,9 @@ export type ErrorCode =
   | "CARD_STATE"
   | "AUDIT_CHAIN_BROKEN"
   | "USER_NOT_FOUND"
+  // notifications
+  | "NOTIFY_NO_RECIPIENT"
+  | "NOTIFY_FAILED"
   | "AUTHZ_DENIED"
   | "CONFIG_INVALID";
 
@@ -73,6 +91,8 @@ export interface ErrorDetails {
   sw?: string;
   /** PIN/PUK tries left when the card reports them. */
   retriesLeft?: number;
+  /** PKCS#11 return value name (e.g. `"CKR_PIN_INCORRECT"`). */
+  ckr?: string;
   /** Our request id (idempotency key) for CA operations. */
   requestId?: string;
   /** The CA's own request id. */
