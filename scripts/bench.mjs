@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // `npm run bench`: runs packages/cli/bench (TypeScript, no build) and writes docs/benchmarks.md
 // with the command, date, machine and results. `npm run bench -- --quick` is a smoke run: it
-// prints the results but leaves docs/benchmarks.md alone.
+// prints the results but leaves docs/benchmarks.md alone; so does `--only <step>` (repeatable), which
+// runs just the steps whose name contains it (e.g. `npm run bench -- --only store --quick`).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 
 const quick = process.argv.includes("--quick");
+/** `--only <step>` pairs, passed on to main.ts. */
+const only = process.argv.flatMap((arg, i) =>
+  arg === "--only" && process.argv[i + 1] ? ["--only", process.argv[i + 1]] : [],
+);
+const partial = quick || only.length > 0;
 const outDir = mkdtempSync(join(tmpdir(), "cw-bench-out-"));
 const out = join(outDir, "results.json");
 const entry = "packages/cli/bench/main.ts";
-const args = ["--conditions=source", "--import", "tsx", entry, "--out", out, ...(quick ? ["--quick"] : [])];
+const args = ["--conditions=source", "--import", "tsx", entry, "--out", out, ...(quick ? ["--quick"] : []), ...only];
 const started = new Date();
 // The load average says whether other work shared the machine: it moves every timing below.
 const loadBefore = loadavg();
@@ -50,9 +56,9 @@ const doc = [
     "",
   ]),
 ].join("\n");
-if (quick) {
+if (partial) {
   console.log(doc);
-  console.error("bench: quick run, docs/benchmarks.md left as it was");
+  console.error(`bench: ${quick ? "quick" : "partial (--only)"} run, docs/benchmarks.md left as it was`);
 } else {
   writeFileSync("docs/benchmarks.md", doc);
   console.error(`bench: wrote docs/benchmarks.md in ${seconds.toFixed(0)} s`);

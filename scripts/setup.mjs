@@ -28,6 +28,7 @@ const packages = [
   ["dbus", "a private session bus for tpm2-abrmd"],
   ["pebble", "a real ACME (RFC 8555) server for the ACME adapter tests"],
   ["golang-cfssl", "CloudFlare's cfssl CA server for the cfssl adapter tests"],
+  ["sqlite3", "creates the certificate database of the cfssl server the cfssl tests start"],
   ["python3-aiosmtpd", "a real SMTP server (aiosmtpd) for the SMTP notifier tests"],
 ];
 

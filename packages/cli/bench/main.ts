@@ -1,50 +1,71 @@
 /**
  * `npm run bench` entry (via scripts/bench.mjs): runs the four measurements in sequence and
  * writes their sections as JSON to the file named by `--out`. `--quick` shrinks every size for
- * a smoke run; its numbers are not for docs/benchmarks.md.
+ * a smoke run; its numbers are not for docs/benchmarks.md. `--only <name>` runs just the steps
+ * whose name contains `name` (case-insensitive; repeatable), for iterating on one section.
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { measureApduCost } from "./apdu-cost.js";
+import { measureDeviceKeygen } from "./device-keygen.js";
 import { removeWorkDirs } from "./fixtures.js";
+import { measurePcscComparison } from "./pcsc-compare.js";
 import { measureSdkOverhead } from "./sdk-overhead.js";
 import { type BenchSection, now } from "./stats.js";
 import { measureStoreOps } from "./store-ops.js";
 import { measureThroughput } from "./throughput.js";
 
 const { values } = parseArgs({
-  options: { out: { type: "string" }, quick: { type: "boolean", default: false } },
+  options: {
+    out: { type: "string" },
+    quick: { type: "boolean", default: false },
+    only: { type: "string", multiple: true },
+  },
 });
 if (values.out === undefined) {
-  console.error("usage: main.ts --out <results.json> [--quick]");
+  console.error("usage: main.ts --out <results.json> [--quick] [--only <step name>]...");
   process.exit(2);
 }
 const quick = values.quick;
 
-/** Sizes of the run; the full ones keep the whole bench under about 5 minutes on 2 cores. */
+/** Sizes of the run; the full ones keep the whole bench under about 12 minutes on 2 cores. */
 const sizes = {
   apduCards: quick ? 2 : 20,
   overheadCards: quick ? 3 : 20,
-  bureauCards: quick ? 4 : 16,
-  readers: quick ? [1, 2] : [1, 2, 4, 8],
-  cryptoSamples: quick ? 3 : 20,
-  storeSize: quick ? 3000 : 100_000,
-  storeBudgetSeconds: quick ? 20 : 90,
+  bureauCards: quick ? 8 : 48,
+  readers: quick ? [1, 4] : [1, 4, 16],
+  /** Store at scale: cards of two certificates each (500,000 for 10⁶ certificates) and load budgets. */
+  store: {
+    postgresCards: quick ? 4000 : 500_000,
+    pgliteCards: quick ? 4000 : 500_000,
+    postgresBudgetSeconds: quick ? 30 : 240,
+    pgliteBudgetSeconds: quick ? 30 : 100,
+    chunk: quick ? 1000 : 25_000,
+    samples: quick ? 5 : 30,
+  },
+  pcscCards: quick ? 1 : 2,
+  keygenSamples: quick ? 2 : 10,
 };
 
 const steps: [string, () => Promise<BenchSection>][] = [
   ["APDUs per certificate", () => measureApduCost({ cards: sizes.apduCards })],
   ["SDK overhead", () => measureSdkOverhead({ cards: sizes.overheadCards })],
-  [
-    "bureau throughput",
-    () => measureThroughput({ cards: sizes.bureauCards, readers: sizes.readers, cryptoSamples: sizes.cryptoSamples }),
-  ],
-  ["store", () => measureStoreOps({ size: sizes.storeSize, budgetSeconds: sizes.storeBudgetSeconds })],
+  ["bureau throughput", () => measureThroughput({ cards: sizes.bureauCards, readers: sizes.readers })],
+  ["store", () => measureStoreOps(sizes.store)],
+  ["PC/SC against yubico-piv-tool", () => measurePcscComparison({ cards: sizes.pcscCards })],
+  ["device key generation", () => measureDeviceKeygen({ samples: sizes.keygenSamples })],
 ];
+
+const only = (values.only ?? []).map((o) => o.toLowerCase());
+const selected = steps.filter(([name]) => only.length === 0 || only.some((o) => name.toLowerCase().includes(o)));
+if (selected.length === 0) {
+  console.error(`main.ts: --only matches no step; steps are: ${steps.map(([name]) => name).join(", ")}`);
+  process.exit(2);
+}
 
 const sections: (BenchSection & { seconds: number })[] = [];
 try {
-  for (const [name, run] of steps) {
+  for (const [name, run] of selected) {
     const start = now();
     console.error(`bench: ${name}…`);
     const section = await run();
@@ -55,4 +76,4 @@ try {
 } finally {
   removeWorkDirs();
 }
-writeFileSync(values.out, JSON.stringify({ quick, sizes, sections }, null, 2));
+writeFileSync(values.out, JSON.stringify({ quick, only, sizes, sections }, null, 2));

@@ -1,22 +1,27 @@
 /**
  * Measurement 2: the SDK's own time per card — wall time of opening the card and `issueCard`,
- * minus the time spent in the card (the transcript's durations), in the CA and in the store
- * (both metered by decorators of their ports).
+ * minus the time during which the card, the CA or the store was working (each metered by a
+ * decorator of its port, all on one clock so that moments when two of them work at once count
+ * once).
  */
 
 import { join } from "node:path";
 import type { Store } from "@cardwright/core";
 import { InMemoryStore } from "@cardwright/core/testing";
+import { PivDevice } from "@cardwright/pcsc";
 import { PgliteStore } from "@cardwright/store-sql";
-import { benchSdk, benchUsers, blankCard, issueOn, openBenchCa, workDir } from "./fixtures.js";
+import { type CpuAttribution, type CpuParty, CpuSampler, cpuTimeOf } from "./cpu-attribution.js";
+import { type BlankCard, benchSdk, benchUsers, blankCard, openBenchCa, workDir } from "./fixtures.js";
 import { type BenchSection, BusyMeter, fixed, now, type Summary, summarize, table } from "./stats.js";
-import { TimedCertificateAuthority, TimedStore } from "./timed-ports.js";
+import { PartyMeter, TimedCertificateAuthority, TimedStore, TimedTransport } from "./timed-ports.js";
 
 interface Split {
   wall: number;
   card: number;
   ca: number;
   store: number;
+  /** Time two or more of card, CA and store worked at once: card + CA + store − (their union). */
+  overlap: number;
   sdk: number;
   storeCalls: number;
   transactions: number;
@@ -25,12 +30,36 @@ interface Split {
 interface StoreRun {
   label: string;
   splits: Split[];
+  /** Main-thread milliseconds per measured card by whose code ran, from sampling. */
+  cpu: Record<CpuParty, number>;
+  /** The SDK's main-thread CPU time per measured card (see {@link cpuTimeOf}), when /proc has it. */
+  sdkCpuTime: number | undefined;
+}
+
+/** Sampling interval of the CPU attribution: fine enough for a millisecond budget, cheap enough not to slow the run. */
+const SAMPLING_INTERVAL_US = 200;
+
+/** Opens `blank` through `transport` and issues it to `userId`, as the bench's `issueOn` does. */
+async function issueThrough(
+  cardwright: ReturnType<typeof benchSdk>,
+  transport: TimedTransport,
+  userId: string,
+): Promise<void> {
+  const device = await PivDevice.open(transport, { extendedLength: false });
+  try {
+    const result = await cardwright.issueCard({ userId, device, actor: "bench-operator" });
+    if (result.status !== "active") throw new Error(`bench issue for ${userId} ended ${result.status}`);
+  } finally {
+    await device.close();
+  }
 }
 
 async function runWith(label: string, openStore: (dir: string) => Promise<Store>, cards: number): Promise<StoreRun> {
   const dir = workDir("overhead");
-  const caMeter = new BusyMeter();
-  const storeMeter = new BusyMeter();
+  const anyParty = new BusyMeter();
+  const cardMeter = new PartyMeter(anyParty);
+  const caMeter = new PartyMeter(anyParty);
+  const storeMeter = new PartyMeter(anyParty);
   const ca = new TimedCertificateAuthority(await openBenchCa(dir), caMeter);
   const inner = await openStore(dir);
   const store = new TimedStore(inner, storeMeter);
@@ -38,29 +67,40 @@ async function runWith(label: string, openStore: (dir: string) => Promise<Store>
   const users = benchUsers(cards + 1, "overhead");
   const cardwright = benchSdk({ store, ca, users });
   const splits: Split[] = [];
+  let sampler: CpuSampler | undefined;
+  let cpu: CpuAttribution | undefined;
   try {
     for (const [i, user] of users.entries()) {
-      const blank = await blankCard("bench overhead");
-      caMeter.reset();
-      storeMeter.reset();
+      if (i === 1) sampler = await CpuSampler.start(SAMPLING_INTERVAL_US);
+      const blank: BlankCard = await blankCard("bench overhead");
+      const transport = new TimedTransport(blank.transport, cardMeter);
+      for (const meter of [anyParty, cardMeter, caMeter, storeMeter]) meter.reset();
       const before = { ...store.counts };
       const start = now();
-      await issueOn(cardwright, blank, user.id);
+      await issueThrough(cardwright, transport, user.id);
       const wall = now() - start;
       if (i === 0) continue;
-      const card = blank.transport.transcript.reduce((a, e) => a + e.durationMs, 0);
-      const split = { wall, card, ca: caMeter.totalMs, store: storeMeter.totalMs };
+      const split = { wall, card: cardMeter.totalMs, ca: caMeter.totalMs, store: storeMeter.totalMs };
       splits.push({
         ...split,
-        sdk: wall - split.card - split.ca - split.store,
+        overlap: split.card + split.ca + split.store - anyParty.totalMs,
+        sdk: wall - anyParty.totalMs,
         storeCalls: store.counts.repositoryCalls - before.repositoryCalls,
         transactions: store.counts.transactions - before.transactions,
       });
     }
+    cpu = await sampler?.stop();
+    sampler = undefined;
   } finally {
+    await sampler?.stop();
     await store.close();
   }
-  return { label, splits };
+  const measured = Math.max(1, splits.length);
+  const perCard = Object.fromEntries(
+    Object.entries(cpu?.sampled ?? {}).map(([party, ms]) => [party, ms / measured]),
+  ) as Record<CpuParty, number>;
+  const sdkCpuTime = cpu === undefined ? undefined : cpuTimeOf(cpu, "sdk");
+  return { label, splits, cpu: perCard, sdkCpuTime: sdkCpuTime === undefined ? undefined : sdkCpuTime / measured };
 }
 
 const cell = (s: Summary) => `${fixed(s.median)} / ${fixed(s.p95)}`;
@@ -80,22 +120,37 @@ export async function measureSdkOverhead(options: { cards: number }): Promise<Be
     cell(pick(r, "card")),
     cell(pick(r, "ca")),
     cell(pick(r, "store")),
+    cell(pick(r, "overlap")),
     `**${cell(pick(r, "sdk"))}**`,
+    `**${fixed(r.cpu.sdk, 2)}**`,
+    `**${fixed(r.sdkCpuTime ?? Number.NaN, 2)}**`,
+    `${fixed(r.cpu.card)} / ${fixed(r.cpu.ca)} / ${fixed(r.cpu.store)}`,
     `${fixed((100 * pick(r, "sdk").median) / pick(r, "wall").median, 0)} %`,
     `${pick(r, "storeCalls").median} / ${pick(r, "transactions").median}`,
   ]);
   const markdown = [
     "Per card, in milliseconds, median / p95 over the measured cards (one warm-up card first, not",
     "counted). Wall time runs from `PivDevice.open` to the end of `issueCard` on a fresh virtual",
-    "YubiKey under `staffPivPolicy`. *Card* is the sum of the transcript's per-APDU durations: the",
-    "simulator's own work, real RSA-2048 and P-256 key generation and signatures included, with its",
-    "latency model at zero (a real YubiKey 5 takes seconds for RSA-2048 generation; see",
-    "`YUBIKEY_5_LATENCY`). *CA* and *store* are metered by decorators implementing the",
-    "`CertificateAuthority` and `Store` ports around the embedded CA (on disk) and the store; the time",
-    "the SDK's own code runs inside a store transaction is counted as SDK, not store. *SDK* is what",
-    "remains: the xstate workflow and its persisted snapshots' serialisation, policy rendering, CSR",
-    "building, the vault's AES-GCM wrapping, the audit hash chain, and APDU encoding above the",
-    "transport.",
+    "YubiKey under `staffPivPolicy`. *Card*, *CA* and *store* are metered by decorators implementing",
+    "the ports around them, all on one clock: the card's transport (the simulator's own work, real",
+    "RSA-2048 and P-256 key generation and signatures included, with its latency model at zero — a",
+    "real YubiKey 5 takes seconds for RSA-2048 generation; see `YUBIKEY_5_LATENCY`), the embedded CA",
+    "(on disk) and the store; the time the SDK's own code runs inside a store transaction is counted",
+    "as SDK, not store. The three overlap — the SDK saves a step's snapshot to the store while the",
+    "card works on the next step — so *overlap* is the time two of them worked at once, counted once.",
+    "*SDK* is wall time minus the time any of them worked: the xstate workflow and its persisted",
+    "snapshots, policy rendering, CSR building, certificate parsing, the vault's AES-GCM wrapping, the",
+    "audit hash chain, and APDU encoding and decoding above the transport. A meter sees when a",
+    "call is in flight, not what runs meanwhile: SDK code that runs while a store call waits for a",
+    "transaction's lock, or while the card generates a key on the thread pool, counts as theirs",
+    "there. *SDK main-thread CPU* does not depend on that: V8's sampling profiler (every",
+    "200 µs, over the measured cards) gives each sample to the SDK, the card, the CA or the store by",
+    "the innermost frame of its stack in their code (xstate's frames to the SDK); it leaves out",
+    "garbage collection, which any of them may have caused, and the simulator's key generation on",
+    "libuv's thread pool, which runs beside the main thread. Samples are wall time, so other",
+    "processes on a busy machine stretch them; *SDK main-thread CPU time* is the SDK's share of the",
+    "non-idle samples times the CPU time the kernel charged the main thread over the same cards",
+    "(/proc, 10 ms resolution over the whole run), which they do not stretch.",
     "",
     table(
       [
@@ -105,7 +160,11 @@ export async function measureSdkOverhead(options: { cards: number }): Promise<Be
         "card",
         "CA",
         "store",
+        "overlap",
         "SDK overhead",
+        "SDK main-thread CPU (sampled, mean)",
+        "SDK main-thread CPU time (share × thread CPU, mean)",
+        "card / CA / store main-thread CPU (sampled, mean)",
         "SDK share of wall (medians)",
         "store calls / transactions per card (median)",
       ],
@@ -113,6 +172,10 @@ export async function measureSdkOverhead(options: { cards: number }): Promise<Be
     ),
   ].join("\n");
   const headline: Record<string, string | number> = {};
-  for (const r of runs) headline[`${r.label} SDK ms median/p95`] = cell(pick(r, "sdk"));
+  for (const r of runs) {
+    headline[`${r.label} SDK ms median/p95`] = cell(pick(r, "sdk"));
+    headline[`${r.label} SDK main-thread CPU ms (sampled mean)`] = fixed(r.cpu.sdk, 2);
+    headline[`${r.label} SDK main-thread CPU time ms (mean)`] = fixed(r.sdkCpuTime ?? Number.NaN, 2);
+  }
   return { title: "2. SDK overhead per card", markdown, headline };
 }

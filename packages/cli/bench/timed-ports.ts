@@ -17,7 +17,62 @@ import type {
   RevocationReason,
   Store,
 } from "@cardwright/core";
-import type { BusyMeter } from "./stats.js";
+import type { ApduTransport, TransmitOptions } from "@cardwright/pcsc";
+import { BusyMeter } from "./stats.js";
+
+/**
+ * A {@link BusyMeter} for one party (card, CA or store) that also drives a meter shared by all
+ * parties. Parties overlap in time — the SDK persists a step's snapshot to the store while the
+ * card generates the next key — so summing their meters counts those moments twice, and "wall
+ * minus the sum" comes out too small, even negative. The shared meter counts each moment once:
+ * wall minus it is the time no party was working, the SDK's.
+ */
+export class PartyMeter extends BusyMeter {
+  readonly #union: BusyMeter;
+
+  constructor(union: BusyMeter) {
+    super();
+    this.#union = union;
+  }
+
+  override enter(): void {
+    super.enter();
+    this.#union.enter();
+  }
+
+  override exit(): void {
+    super.exit();
+    this.#union.exit();
+  }
+}
+
+/**
+ * An {@link ApduTransport} that meters every exchange with the card under it: the card's share of
+ * an issue on the same clock as the CA's and the store's, so overlaps are seen.
+ */
+export class TimedTransport implements ApduTransport {
+  readonly reader?: string;
+  readonly #inner: ApduTransport;
+  readonly #meter: BusyMeter;
+
+  constructor(inner: ApduTransport, meter: BusyMeter) {
+    if (inner.reader !== undefined) this.reader = inner.reader;
+    this.#inner = inner;
+    this.#meter = meter;
+  }
+
+  transmit(command: Uint8Array, options?: TransmitOptions): Promise<Uint8Array> {
+    return this.#meter.run(() => this.#inner.transmit(command, options));
+  }
+
+  getAtr(): Promise<Uint8Array> {
+    return this.#meter.run(() => this.#inner.getAtr());
+  }
+
+  reset(): Promise<void> {
+    return this.#meter.run(() => this.#inner.reset());
+  }
+}
 
 /** A {@link CertificateAuthority} that meters every call to `inner`. */
 export class TimedCertificateAuthority implements CertificateAuthority {

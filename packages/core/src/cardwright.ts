@@ -9,6 +9,14 @@ import type { AuditEvent } from "./domain/audit.js";
 import type { CardRecord, CardState, CertificateRecord, OperationRecord } from "./domain/card.js";
 import type { Policy } from "./domain/policy.js";
 import { CardwrightError, isCardwrightError, type SerializedError } from "./errors.js";
+import {
+  type CardStatusOptions,
+  LifecycleOperations,
+  type LifecycleResult,
+  type ResumeLifecycleOptions,
+  type RetireCardOptions,
+  type RevokeCardOptions,
+} from "./lifecycle/lifecycle-operations.js";
 import { PolicyEngine } from "./policy/policy-engine.js";
 import type { AuditLog, AuditVerification } from "./ports/audit-log.js";
 import type { CertificateAuthority } from "./ports/certificate-authority.js";
@@ -34,7 +42,8 @@ import {
   issueMachine,
 } from "./workflows/issue-machine.js";
 import { IssueSteps, issueActors } from "./workflows/issue-steps.js";
-import { type ProgressEvent, runOperation } from "./workflows/operation-runner.js";
+import { type ProgressEvent, type RunOutcome, runOperation } from "./workflows/operation-runner.js";
+import { type CaRetryOptions, checkCaRetryOptions } from "./workflows/retry-ca.js";
 
 /** Configuration of a {@link Cardwright} instance. */
 export interface CardwrightOptions {
@@ -60,6 +69,8 @@ export interface CardwrightOptions {
    * it every third of this; a crashed process's card can be taken over this long after its last renewal.
    */
   leaseTtlMs?: number;
+  /** How CA calls failing with `CA_UNAVAILABLE` are retried (default 4 attempts, 500 ms doubling backoff with jitter). */
+  caRetry?: CaRetryOptions;
 }
 
 /** Lease key prefix that serialises the registration of one device serial (before the card has an id). */
@@ -128,6 +139,11 @@ export class Cardwright {
   readonly #logger: Logger;
   readonly #leaseOwner: string;
   readonly #leaseTtlMs: number;
+  readonly #caRetry: CaRetryOptions | undefined;
+  /** Steps of the runs in progress, by operation id: the actors of {@link #issueMachine} find theirs here. */
+  readonly #runs = new Map<string, IssueSteps>();
+  /** The issue machine with its step actors, provided once for every run of this instance. */
+  readonly #issueMachine = issueMachine.provide({ actors: issueActors((operationId) => this.#runSteps(operationId)) });
 
   /**
    * @throws PolicyError `POLICY_INVALID` for an invalid policy; CardwrightError `CONFIG_INVALID`
@@ -165,6 +181,8 @@ export class Cardwright {
     this.#random = options.random ?? cryptoRandom;
     this.#logger = options.logger ?? silentLogger;
     this.#leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    if (options.caRetry !== undefined) checkCaRetryOptions(options.caRetry);
+    this.#caRetry = options.caRetry;
     this.#leaseOwner = options.leaseOwner ?? `cardwright-${this.#random.uuid()}`;
     if (!Number.isInteger(this.#leaseTtlMs) || this.#leaseTtlMs < 10 || this.#leaseTtlMs > MAX_LEASE_TTL_MS) {
       throw new CardwrightError(
@@ -509,27 +527,37 @@ export class Cardwright {
         random: this.#random,
         logger: this.#logger,
         ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+        ...(this.#caRetry === undefined ? {} : { caRetry: this.#caRetry }),
       },
       session,
     );
-    const outcome = await runOperation({
-      machine: issueMachine.provide({ actors: issueActors(steps) }),
-      store: this.#store,
-      operation,
-      ...start,
-      restStates: ISSUE_REST_STATES,
-      statusOf: (state, done) =>
-        done
-          ? state === "done"
-            ? "completed"
-            : "failed"
-          : (ISSUE_REST_STATES as readonly string[]).includes(state)
-            ? "pending"
-            : "running",
-      progressOf: issueProgress,
-      fence: () => lease.renew(),
-      ...(onProgress === undefined ? {} : { onProgress }),
-    });
+    // One run per operation at a time (the card lease sees to it); should a second one get here
+    // anyway it gets a machine of its own rather than the first run's session.
+    const shared = !this.#runs.has(operation.id);
+    if (shared) this.#runs.set(operation.id, steps);
+    let outcome: RunOutcome;
+    try {
+      outcome = await runOperation({
+        machine: shared ? this.#issueMachine : issueMachine.provide({ actors: issueActors(steps) }),
+        store: this.#store,
+        operation,
+        ...start,
+        restStates: ISSUE_REST_STATES,
+        statusOf: (state, done) =>
+          done
+            ? state === "done"
+              ? "completed"
+              : "failed"
+            : (ISSUE_REST_STATES as readonly string[]).includes(state)
+              ? "pending"
+              : "running",
+        progressOf: issueProgress,
+        fence: () => lease.renew(),
+        ...(onProgress === undefined ? {} : { onProgress }),
+      });
+    } finally {
+      if (shared) this.#runs.delete(operation.id);
+    }
     const context = outcome.context as IssueContext;
     const card = await this.#requireCard(context.cardId);
     if (outcome.state === "done") {
@@ -561,6 +589,20 @@ export class Cardwright {
       };
     }
     throw failure(context.error, context.operationId, outcome.state === "rollbackPending");
+  }
+
+  /**
+   * The steps of the run in progress for `operationId`.
+   * @throws CardwrightError `WORKFLOW_STATE` when no run of this instance owns the operation.
+   */
+  #runSteps(operationId: string): IssueSteps {
+    const steps = this.#runs.get(operationId);
+    if (steps === undefined) {
+      throw new CardwrightError("WORKFLOW_STATE", `operation ${operationId} has no run in progress in this instance`, {
+        details: { operationId },
+      });
+    }
+    return steps;
   }
 
   /** A card by id, or `null`. */
@@ -611,6 +653,76 @@ export class Cardwright {
       });
     }
     return card;
+  }
+
+  // ---------------------------------------------------------------- lifecycle (issue 7)
+
+  /** Runs suspend, resume, revoke and retire over this instance's parts (made on first use). */
+  #lifecycleOperations: LifecycleOperations | undefined;
+
+  #lifecycle(): LifecycleOperations {
+    this.#lifecycleOperations ??= new LifecycleOperations({
+      store: this.#store,
+      vault: this.#vault,
+      certificateAuthorities: this.#cas,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      logger: this.#logger,
+      uuid: () => this.#random.uuid(),
+      leaseOwner: this.#leaseOwner,
+      leaseTtlMs: this.#leaseTtlMs,
+    });
+    return this.#lifecycleOperations;
+  }
+
+  /**
+   * Suspend a card: every written certificate goes on hold at its CA (RFC 5280 §5.3.1
+   * certificateHold) and is recorded `suspended`; the card becomes `suspended`. The actor's kind is
+   * checked against the policy's permissions, the transition against its transition table.
+   * @throws CardwrightError `AUTHZ_DENIED` (`details.permission`), `CARD_TRANSITION`,
+   * `WORKFLOW_STATE` (another operation holds the card), `STORE_NOT_FOUND`; CardLeasedError
+   * `CARD_LEASED`; CA errors — with `details.resumable` and `details.operationId` when some
+   * certificates were already changed ({@link resumeLifecycleOperation} finishes them).
+   */
+  suspendCard(options: CardStatusOptions): Promise<LifecycleResult> {
+    return this.#lifecycle().suspend(options);
+  }
+
+  /**
+   * Lift a suspended card's holds at the CA; its certificates are `written` again and the card `active`.
+   * @throws as {@link suspendCard}.
+   */
+  resumeCard(options: CardStatusOptions): Promise<LifecycleResult> {
+    return this.#lifecycle().resumeCard(options);
+  }
+
+  /**
+   * Revoke every certificate of a card at its CA with an RFC 5280 §5.3.1 reason; the card becomes
+   * `revoked`. A CA failure part-way leaves the operation interrupted with what was revoked
+   * recorded; {@link resumeLifecycleOperation} revokes the rest, never one certificate twice.
+   * @throws CardwrightError `CA_INVALID_REQUEST` for `certificateHold`/`removeFromCRL`; otherwise
+   * as {@link suspendCard}.
+   */
+  revokeCard(options: RevokeCardOptions): Promise<LifecycleResult> {
+    return this.#lifecycle().revoke(options);
+  }
+
+  /**
+   * Retire (clear) a card: wipe the device in the reader (factory reset where it can, else delete
+   * the certificates the record lists) and record it `retired`; the record is kept.
+   * @throws CardwrightError `DEVICE_MISMATCH`, device errors; otherwise as {@link suspendCard}.
+   */
+  retireCard(options: RetireCardOptions): Promise<LifecycleResult> {
+    return this.#lifecycle().retire(options);
+  }
+
+  /**
+   * Continue an interrupted suspend, resume, revoke or retire (a retire needs `options.device`),
+   * possibly in another process. Issue operations are resumed with {@link resumeOperation}.
+   * @throws see {@link LifecycleOperations.continueOperation}.
+   */
+  resumeLifecycleOperation(operationId: string, options: ResumeLifecycleOptions): Promise<LifecycleResult> {
+    return this.#lifecycle().continueOperation(operationId, options);
   }
 }
 

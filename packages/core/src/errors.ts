@@ -46,6 +46,7 @@ export type ErrorCode =
   | "SOFTSTORE_CORRUPT"
   | "SOFTSTORE_SLOT_EMPTY"
   | "SOFTSTORE_KEY_MISMATCH"
+  | "SOFTSTORE_NOT_AUTHENTICATED"
   | "SOFTSTORE_UNAVAILABLE"
   // certificate authorities
   | "CA_REJECTED"
@@ -77,6 +78,8 @@ export type ErrorCode =
   | "WORKFLOW_VERSION"
   | "WORKFLOW_FAILED"
   | "CARD_STATE"
+  /** A card state transition the policy's transition table does not allow (details: from, to, operation, allowed). */
+  | "CARD_TRANSITION"
   | "AUDIT_CHAIN_BROKEN"
   | "USER_NOT_FOUND"
   // notifications

@@ -17,9 +17,55 @@ export type * from "./domain/audit.js";
 export type * from "./domain/card.js";
 export type * from "./domain/policy.js";
 export * from "./errors.js";
+// Lifecycle: card state transitions, permissions, suspend/resume/revoke/retire (issue 7)
+export {
+  allowedTargets,
+  assertTransition,
+  CARD_STATES,
+  DEFAULT_CARD_STATE_TRANSITIONS,
+  transitionTable,
+  validateCardStateTransitions,
+} from "./lifecycle/card-state-transitions.js";
+export type {
+  CardStatusOptions,
+  LifecycleOperationsDependencies,
+  LifecycleResult,
+  ResumeLifecycleOptions,
+  RetireCardOptions,
+  RevokeCardOptions,
+} from "./lifecycle/lifecycle-operations.js";
+export {
+  certificateStatusProgress,
+  LifecycleOperations,
+  REVOCATION_REASONS,
+  retireProgress,
+} from "./lifecycle/lifecycle-operations.js";
+export type { LifecycleActor } from "./lifecycle/lifecycle-permissions.js";
+export {
+  ACTOR_KINDS,
+  assertPermitted,
+  DEFAULT_LIFECYCLE_PERMISSIONS,
+  LIFECYCLE_OPERATIONS,
+  permissionGrants,
+  validatePermissionGrants,
+} from "./lifecycle/lifecycle-permissions.js";
 // PKI
 export type { CertificateSummary } from "./pki/certificate.js";
 export { nameToString, parseCertificate, spkiEquals } from "./pki/certificate.js";
+export type {
+  CmcAgentSigner,
+  CmcFullPkiRequest,
+  CmcFullPkiRequestInput,
+  CmcResponse,
+  CmcStatus,
+} from "./pki/cmc.js";
+export {
+  buildCmcFullPkiRequest,
+  ID_CCT_PKIDATA,
+  ID_CCT_PKIRESPONSE,
+  readCmcFullPkiRequest,
+  readCmcResponse,
+} from "./pki/cmc.js";
 export type { CsrInput, CsrSigner } from "./pki/csr.js";
 export { buildCsr, csrPublicKey, encodeName, parseName, signatureHash, UPN_OID } from "./pki/csr.js";
 export type { DnAttribute, Rdn } from "./pki/distinguished-name.js";
@@ -71,6 +117,22 @@ export {
 export type { AesGcmSecretVaultOptions } from "./vault/aes-gcm-vault.js";
 export { AesGcmSecretVault } from "./vault/aes-gcm-vault.js";
 export { CardLeaseKeeper } from "./workflows/card-lease-keeper.js";
+export type {
+  CertificateStatusChange,
+  CertificateStatusContext,
+  CertificateStatusEvent,
+  CertificateStatusInput,
+  CertificateTarget,
+  CertificateTargetInput,
+  CertificateTargetsInput,
+} from "./workflows/certificate-status-machine.js";
+export {
+  CERTIFICATE_STATUS_MACHINE_ID,
+  CERTIFICATE_STATUS_MACHINE_VERSION,
+  CERTIFICATE_STATUS_REST_STATES,
+  CERTIFICATE_STATUS_STEPS,
+  certificateStatusMachine,
+} from "./workflows/certificate-status-machine.js";
 export { DeviceSession, MANAGEMENT_KEY_BYTES, secretContext } from "./workflows/device-session.js";
 // Workflows
 export type {
@@ -97,5 +159,22 @@ export {
 } from "./workflows/issue-machine.js";
 export type { IssueDependencies } from "./workflows/issue-steps.js";
 export { IssueSteps, issueActors } from "./workflows/issue-steps.js";
+export type { LifecycleDependencies } from "./workflows/lifecycle-steps.js";
+export { certificateStatusActors, LifecycleSteps, retireActors } from "./workflows/lifecycle-steps.js";
 export type { ProgressEvent, RunOptions, RunOutcome } from "./workflows/operation-runner.js";
 export { runOperation } from "./workflows/operation-runner.js";
+export type {
+  RetireContext,
+  RetireEvent,
+  RetireInput,
+  RetireStepInput,
+  WipeMethod,
+} from "./workflows/retire-machine.js";
+export {
+  RETIRE_MACHINE_ID,
+  RETIRE_MACHINE_VERSION,
+  RETIRE_REST_STATES,
+  RETIRE_STEPS,
+  retireMachine,
+} from "./workflows/retire-machine.js";
+export { type CaRetryOptions, checkCaRetryOptions, DEFAULT_CA_RETRY, retryCa } from "./workflows/retry-ca.js";

@@ -6,6 +6,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, migrations, PgliteExecutor, PgliteStore, SqlStore } from "../src/index.js";
 import { toStoreError } from "../src/sql-errors.js";
+import { itAppliesTheExpiryIndex } from "./expiry-index-contract.js";
 import { describeStoreContract, SteppingClock } from "./store-contract.js";
 
 const tables = ["cards", "certificates", "requests", "operations", "audit_events", "card_leases"];
@@ -97,6 +98,7 @@ describe("PgliteStore", () => {
       expect(rows).toEqual([
         { version: 1, name: "initial" },
         { version: 2, name: "card-leases" },
+        { version: 3, name: "certificate-expiry-index" },
       ]);
     } finally {
       await db.close();
@@ -136,6 +138,17 @@ describe("PgliteStore", () => {
     } finally {
       await db.close();
     }
+  });
+
+  describe("on a database of its own", () => {
+    let db: PGlite | undefined;
+    afterAll(async () => {
+      await db?.close();
+    });
+    itAppliesTheExpiryIndex(async () => {
+      db = await PGlite.create();
+      return new PgliteExecutor(db);
+    });
   });
 
   it("refuses a database migrated by a newer version", async () => {

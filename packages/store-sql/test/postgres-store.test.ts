@@ -3,6 +3,7 @@ import { InMemoryDirectory } from "@cardwright/core/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, migrations, PostgresExecutor, PostgresStore, SqlStore } from "../src/index.js";
+import { itAppliesTheExpiryIndex } from "./expiry-index-contract.js";
 import { describeStoreContract, SteppingClock } from "./store-contract.js";
 import { type PostgresCluster, startPostgres } from "./support/postgres.js";
 
@@ -110,6 +111,17 @@ describe("PostgresStore", () => {
     } finally {
       await pool.end();
     }
+  });
+
+  describe("on a database of its own", () => {
+    let pool: pg.Pool | undefined;
+    afterAll(async () => {
+      await pool?.end();
+    });
+    itAppliesTheExpiryIndex(async () => {
+      pool = new pg.Pool({ connectionString: cluster.createDatabase("expiry_index"), max: 2 });
+      return new PostgresExecutor(pool);
+    });
   });
 
   it("rolls a failed migration back entirely", async () => {

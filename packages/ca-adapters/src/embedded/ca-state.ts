@@ -37,6 +37,8 @@ export interface RequestRecord {
   profile?: CertificateProfile;
   serialHex?: string;
   reason?: string;
+  /** For a renewal: the serial of the certificate it renews. */
+  renewsSerialHex?: string;
 }
 
 /** A revocation entry (RFC 5280 §5.3.1 reason, §5.1.2.6 date). */
@@ -56,6 +58,10 @@ export interface CertificateRecord {
   /** ISO 8601. */
   notAfter: string;
   revocation?: RevocationRecord;
+  /** Serial of the certificate this one renewed. */
+  renews?: string;
+  /** Serial of the certificate that renewed this one (the first renewal; RFC 5280 "superseded"). */
+  supersededBy?: string;
 }
 
 /** The whole state document. */

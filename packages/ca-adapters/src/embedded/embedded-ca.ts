@@ -13,9 +13,13 @@ import {
   type CertificateRequest,
   type Clock,
   nameToString,
+  parseCertificate,
   parseName,
   type Random,
+  type RenewalRequest,
+  type RenewalSupport,
   type RevocationReason,
+  spkiEquals,
 } from "@cardwright/core";
 import type * as pkijs from "pkijs";
 import { toPem } from "../pem.js";
@@ -100,6 +104,17 @@ export interface IssuedCertificateStatus {
   certificate: Uint8Array;
   notAfter: Date;
   revocation?: { reason: RevocationReason; revokedAt: Date };
+  /** Serial of the certificate this one renewed. */
+  renews?: string;
+  /** Serial of the certificate that renewed this one: it is superseded (RFC 5280 §5.3.1). */
+  supersededBy?: string;
+}
+
+/** The certificate a renewal renews, as checked against the CA's records. */
+interface RenewalTarget {
+  serialHex: string;
+  spki: Uint8Array;
+  rekey: boolean;
 }
 
 const systemClock: Clock = { now: () => new Date() };
@@ -172,6 +187,12 @@ function decide(
   delete record.profile;
 }
 
+function assertRequestId(request: CertificateRequest, operation: string): void {
+  if (typeof request.requestId !== "string" || request.requestId === "") {
+    throw new CardwrightError("CA_INVALID_REQUEST", `${operation} needs a non-empty requestId (the idempotency key)`);
+  }
+}
+
 function unknownRequest(caRequestId: string): CardwrightError {
   return new CardwrightError("CA_UNKNOWN_REQUEST", `the embedded CA has no request ${caRequestId}`, {
     details: { caRequestId },
@@ -186,6 +207,8 @@ function unknownRequest(caRequestId: string): CardwrightError {
 export class EmbeddedCa implements CertificateAuthority {
   /** The id policies' certificate templates refer to. */
   readonly id: string;
+  /** The embedded CA renews for the same key and for a new one. */
+  readonly renewal: RenewalSupport = Object.freeze({ sameKey: true, rekey: true });
   readonly #identity: CaIdentity;
   readonly #store: CaStateStore;
   readonly #clock: Clock;
@@ -322,12 +345,65 @@ export class EmbeddedCa implements CertificateAuthority {
    * request, a malformed profile, or a CMC request (not supported by the embedded CA).
    */
   async submit(request: CertificateRequest): Promise<CaResult> {
-    if (typeof request.requestId !== "string" || request.requestId === "") {
-      throw new CardwrightError("CA_INVALID_REQUEST", "submit needs a non-empty requestId (the idempotency key)");
-    }
-    const details = { requestId: request.requestId };
+    assertRequestId(request, "submit");
     const known = (await this.#store.read()).requestIndex[request.requestId];
     if (known !== undefined) return this.poll(known);
+    return this.#accept(request, undefined);
+  }
+
+  /**
+   * Renew a certificate this CA issued: a new certificate for the CSR (same key or a new one,
+   * as `request.rekey` says), issued or held like {@link submit}. The previous certificate is
+   * recorded as superseded by the new one ({@link IssuedCertificateStatus.supersededBy}); it is
+   * not revoked, because the holder keeps using it until the new one is on the card. A revoked
+   * or held certificate is not renewed (`rejected`). Idempotent on `requestId`.
+   * @throws CardwrightError `CA_UNKNOWN_CERTIFICATE` when this CA did not issue
+   * `previousCertificate`; `CA_INVALID_REQUEST` when the previous certificate and serial
+   * disagree, it is a CA certificate, the CSR's key contradicts `rekey`, or as {@link submit}.
+   */
+  async renew(request: RenewalRequest): Promise<CaResult> {
+    assertRequestId(request, "renew");
+    const state = await this.#store.read();
+    const known = state.requestIndex[request.requestId];
+    if (known !== undefined) return this.poll(known);
+    const details = { requestId: request.requestId };
+    let previous: ReturnType<typeof parseCertificate>;
+    try {
+      previous = parseCertificate(request.previousCertificate);
+    } catch (cause) {
+      throw new CardwrightError("CA_INVALID_REQUEST", "renewal: previousCertificate is not a DER X.509 certificate", {
+        details,
+        cause,
+      });
+    }
+    const serialHex = normalizeSerialHex(request.previousSerialHex);
+    if (previous.serialHex !== serialHex) {
+      throw new CardwrightError(
+        "CA_INVALID_REQUEST",
+        `renewal: previousSerialHex ${serialHex} is not the serial of previousCertificate (${previous.serialHex})`,
+        { details: { ...details, serialHex } },
+      );
+    }
+    const record = this.#issuedRecord(state, serialHex);
+    if (record.der !== base64(request.previousCertificate)) {
+      throw new CardwrightError(
+        "CA_INVALID_REQUEST",
+        `renewal: previousCertificate is not the certificate the embedded CA "${this.id}" issued with serial ${serialHex}`,
+        { details: { ...details, serialHex } },
+      );
+    }
+    if (record.caRequestId === undefined) {
+      throw new CardwrightError(
+        "CA_INVALID_REQUEST",
+        `renewal: ${serialHex} is a CA certificate; create a new issuing CA instead of renewing it as an end entity`,
+        { details: { ...details, serialHex } },
+      );
+    }
+    return this.#accept(request, { serialHex, spki: previous.spki, rekey: request.rekey === true });
+  }
+
+  async #accept(request: CertificateRequest, renewal: RenewalTarget | undefined): Promise<CaResult> {
+    const details = { requestId: request.requestId };
     if (request.cmc !== undefined) {
       throw new CardwrightError(
         "CA_INVALID_REQUEST",
@@ -345,6 +421,18 @@ export class EmbeddedCa implements CertificateAuthority {
       }
       throw err;
     }
+    if (
+      renewal !== undefined &&
+      spkiEquals(new Uint8Array(info.publicKeyInfo.toSchema().toBER(false)), renewal.spki) === renewal.rekey
+    ) {
+      throw new CardwrightError(
+        "CA_INVALID_REQUEST",
+        renewal.rekey
+          ? `renewal: rekey is set but the CSR carries the key of certificate ${renewal.serialHex}`
+          : `renewal: rekey is not set but the CSR carries a key other than certificate ${renewal.serialHex}'s`,
+        { details: { ...details, serialHex: renewal.serialHex, rekey: renewal.rekey } },
+      );
+    }
     const result = await this.#store.update(async (state) => {
       // Another process may have taken this requestId since the read above.
       const raced = state.requestIndex[request.requestId];
@@ -357,10 +445,13 @@ export class EmbeddedCa implements CertificateAuthority {
         submittedAt: now.toISOString(),
         templateId: request.profile.templateId,
         subject: nameToString(info.subject),
+        ...(renewal === undefined ? {} : { renewsSerialHex: renewal.serialHex }),
       };
       state.requests[record.caRequestId] = record;
       state.requestIndex[record.requestId] = record.caRequestId;
-      const violation = issuanceRuleViolation(info, request.profile);
+      const violation =
+        issuanceRuleViolation(info, request.profile) ??
+        (renewal === undefined ? undefined : this.#renewalViolation(state, renewal.serialHex));
       if (violation !== undefined) {
         decide(record, now, { status: "rejected", reason: violation });
       } else if ((this.#approvalModeOverride ?? state.approvalMode) === "manual") {
@@ -559,6 +650,12 @@ export class EmbeddedCa implements CertificateAuthority {
       });
       return;
     }
+    const renewalViolation =
+      record.renewsSerialHex === undefined ? undefined : this.#renewalViolation(state, record.renewsSerialHex);
+    if (renewalViolation !== undefined) {
+      decide(record, now, { status: "rejected", reason: renewalViolation });
+      return;
+    }
     const serialNumber = this.#uniqueSerial(state);
     const validity = validityWindow(now, profile.validityDays, this.#identity.notAfter);
     const der = await signEndEntityCertificate(this.#identity.signer, {
@@ -575,8 +672,22 @@ export class EmbeddedCa implements CertificateAuthority {
       subject: record.subject,
       der: base64(der),
       notAfter: validity.notAfter.toISOString(),
+      ...(record.renewsSerialHex === undefined ? {} : { renews: record.renewsSerialHex }),
     };
+    if (record.renewsSerialHex !== undefined) {
+      const previous = state.certificates[record.renewsSerialHex];
+      if (previous !== undefined) previous.supersededBy ??= serialHex;
+    }
     decide(record, now, { status: "issued", serialHex });
+  }
+
+  /** Why the certificate `serialHex` may not be renewed now, or `undefined`. */
+  #renewalViolation(state: CaState, serialHex: string): string | undefined {
+    const revocation = state.certificates[serialHex]?.revocation;
+    if (revocation === undefined) return undefined;
+    return revocation.reason === "certificateHold"
+      ? `certificate ${serialHex} is on hold; lift the hold before renewing it`
+      : `certificate ${serialHex} is revoked (${revocation.reason}) and cannot be renewed; submit a new request`;
   }
 
   /** Sign a subordinate CA certificate and record it, so this CA can revoke it. */
@@ -675,6 +786,8 @@ function issuedStatus(record: IssuedCertificateRecord): IssuedCertificateStatus 
     subject: record.subject,
     certificate: fromBase64(record.der),
     notAfter: new Date(record.notAfter),
+    ...(record.renews === undefined ? {} : { renews: record.renews }),
+    ...(record.supersededBy === undefined ? {} : { supersededBy: record.supersededBy }),
     ...(record.revocation === undefined
       ? {}
       : { revocation: { reason: record.revocation.reason, revokedAt: new Date(record.revocation.revokedAt) } }),

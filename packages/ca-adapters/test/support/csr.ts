@@ -41,6 +41,8 @@ export interface TestCsrOptions {
   subject: string;
   upn?: string;
   email?: string;
+  /** Sign with this key pair instead of a fresh one (a same-key renewal's request). */
+  keys?: CryptoKeyPair;
 }
 
 export interface TestCsr {
@@ -74,13 +76,17 @@ function subjectAltNames(upn: string | undefined, email: string | undefined): as
   return new asn1js.Sequence({ value: names });
 }
 
-/** Generate a key pair and a self-signed PKCS#10 request for it. */
+/** Generate a key pair (unless `options.keys` is given) and a self-signed PKCS#10 request for it. */
 export async function makeCsr(options: TestCsrOptions): Promise<TestCsr> {
   const spec = KEY_PARAMS[options.keyAlgorithm];
-  const keys = (await globalThis.crypto.subtle.generateKey(spec.params, true, ["sign", "verify"])) as CryptoKeyPair;
+  const keys =
+    options.keys ??
+    ((await globalThis.crypto.subtle.generateKey(spec.params, true, ["sign", "verify"])) as CryptoKeyPair);
   const request = new pkijs.CertificationRequest();
   request.subject = options.subject === "" ? new pkijs.RelativeDistinguishedNames() : parseName(options.subject);
   await request.subjectPublicKeyInfo.importKey(keys.publicKey, engine);
+  // attributes [0] is not OPTIONAL (RFC 2986 §4.1): strict parsers (Go's crypto/x509) refuse a request without it.
+  request.attributes = [];
   if (options.upn !== undefined || options.email !== undefined) {
     const san = new pkijs.Extension({
       extnID: ExtensionOid.subjectAltName,

@@ -146,9 +146,9 @@ describe.sequential("cardwright reads a card personalised by yubico-piv-tool", (
       const pub = join(dir, "pub.pem");
       const cert = join(dir, "cert.pem");
       expectOk(await tool("yubico-piv-tool", [...r, ...mgm, "-a", "generate", "-s", "9a", "-A", "ECCP256", "-o", pub]));
-      // yubico-piv-tool 2.2 with OpenSSL 3 fails selfsign-certificate and request-certificate on
-      // the host ("Failed signing certificate") before sending a single APDU (pcscd's log shows
-      // only the VERIFY), so OpenSSL certifies the key yubico-piv-tool generated instead.
+      // yubico-piv-tool 2.2 with OpenSSL 3 fails selfsign-certificate ("Failed signing certificate")
+      // and request-certificate ("Failed signing request.") on the host right after the VERIFY,
+      // with no signature APDU sent (pcscd's log), so OpenSSL certifies the key it generated instead.
       const caKey = join(dir, "ca.key");
       expectOk(
         await tool("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", caKey]),

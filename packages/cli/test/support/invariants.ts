@@ -42,6 +42,15 @@ export async function expectConsistent(store: Store, ca: EmbeddedCa, devices: De
     const record = bySerial.get(issued.serialHex);
     expect(record, `CA-issued certificate ${issued.serialHex} is recorded`).toBeDefined();
     if (!record) continue;
+    if (issued.revocation?.reason === "certificateHold") {
+      // On hold: the card was suspended, and its record says so.
+      expect(record.status, `held certificate ${issued.serialHex} recorded as suspended`).toBe("suspended");
+      expect(
+        (await store.cards.get(record.cardId))?.state,
+        `held certificate ${issued.serialHex} is on a suspended card`,
+      ).toBe("suspended");
+      continue;
+    }
     if (issued.revocation) {
       expect(record.status, `revoked certificate ${issued.serialHex} recorded as revoked`).toBe("revoked");
       continue;

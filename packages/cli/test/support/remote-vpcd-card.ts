@@ -69,6 +69,11 @@ export class RemoteVpcdCard {
     return this.call({ op: "removeAtApdu", apdu });
   }
 
+  /** Hold the answer to the `apdu`-th command APDU from now for `ms` milliseconds (a stalled card). */
+  stallAtApdu(apdu: number, ms: number): Promise<CardState> {
+    return this.call({ op: "stallAtApdu", apdu, ms });
+  }
+
   /** Command APDUs answered so far. */
   async apduCount(): Promise<number> {
     return (await this.call({ op: "state" })).apduCount;

@@ -10,6 +10,7 @@ import { VirtualPivCard, type VirtualPivCardOptions, VpcdBridge } from "@cardwri
 type Request =
   | { id: number; op: "insert" | "remove" | "state" }
   | { id: number; op: "removeAtApdu"; apdu: number }
+  | { id: number; op: "stallAtApdu"; apdu: number; ms: number }
   | { id: number; op: "saveImage"; path: string };
 
 const { port, card: cardOptions } = workerData as { port: number; card: VirtualPivCardOptions };
@@ -29,6 +30,7 @@ parentPort?.on("message", async (request: Request) => {
     if (request.op === "insert") await bridge.insert();
     else if (request.op === "remove") await bridge.remove();
     else if (request.op === "removeAtApdu") bridge.removeAtApdu(request.apdu);
+    else if (request.op === "stallAtApdu") bridge.stallAtApdu(request.apdu, request.ms);
     else if (request.op === "saveImage") await card.saveImage(request.path);
     parentPort?.postMessage({ id: request.id, ok: true, state: state() });
   } catch (err) {

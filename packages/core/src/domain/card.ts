@@ -12,7 +12,11 @@ export type CardState =
   | "suspended"
   | "updating"
   | "revoked"
-  | "retired";
+  | "retired"
+  /** Reported damaged: its certificates are to be revoked (replacement comes with issue 7's later slices). */
+  | "damaged"
+  /** Reported lost or stolen: its certificates are to be revoked; a found card can only be retired. */
+  | "lost";
 
 /** Certificate statuses (DESIGN.md). */
 export type CertificateStatus =
@@ -21,6 +25,8 @@ export type CertificateStatus =
   | "approved"
   | "valid"
   | "written"
+  /** On hold at the CA (RFC 5280 §5.3.1 certificateHold): the card is suspended; resume releases it. */
+  | "suspended"
   | "revoked"
   | "expired"
   | "removed";

@@ -5,6 +5,7 @@
 
 import type { KeyUsage } from "../ports/certificate-authority.js";
 import type { DeviceType, KeyAlgorithm, SlotId } from "../ports/device.js";
+import type { CardState } from "./card.js";
 
 /** Who a policy applies to; all given conditions must hold. */
 export interface PolicyAudience {
@@ -69,6 +70,13 @@ export interface PinPolicy {
   randomLength?: number;
   /** Set a random PUK at issue and keep it wrapped in the vault. */
   randomPuk?: boolean;
+  /**
+   * Set the user's PIN at issue (default `true`). `false` keeps the device's PIN as it is, for
+   * devices without PIN management (a software store, whose PIN is its password): issue then
+   * neither asks for nor sets a PIN, the device need not support `pinChange`, and the policy
+   * must not ask for a random PIN or PUK.
+   */
+  setOnIssue?: boolean;
 }
 
 /** Approval requirements. */
@@ -92,4 +100,43 @@ export interface Policy {
   /** Reset the device to factory state before issuing. */
   initialiseOnIssue: boolean;
   approvals?: ApprovalPolicy;
+  /**
+   * Allowed card state transitions (like Dogtag TPS's `tokendb.allowedTransitions`); every
+   * workflow checks its transition against this table. Defaults to
+   * `DEFAULT_CARD_STATE_TRANSITIONS` (see `lifecycle/card-state-transitions.ts`, which gives each
+   * row's reason). A table given here replaces the default entirely.
+   */
+  cardStateTransitions?: readonly CardStateTransition[];
+  /**
+   * Who may run which lifecycle operation on cards issued under this policy. Defaults to
+   * `DEFAULT_LIFECYCLE_PERMISSIONS` (see `lifecycle/lifecycle-permissions.ts`). A list given here
+   * replaces the default entirely: whatever it does not grant is refused.
+   */
+  permissions?: readonly PermissionGrant[];
+}
+
+/** One allowed card state transition, with the reason it exists (documentation for auditors). */
+export interface CardStateTransition {
+  from: CardState;
+  to: CardState;
+  /** Why this transition is allowed. */
+  reason?: string;
+}
+
+/** Who runs an operation: a CMS operator, the card's user (self-service) or an automated agent. */
+export type ActorKind = "operator" | "user" | "agent";
+
+/** Lifecycle operations guarded by {@link Policy.permissions}. */
+export type LifecycleOperation = "suspend" | "resume" | "revoke" | "retire";
+
+/**
+ * Grants `actor` kind the listed operations. `scope: "own"` (the default for users) limits the
+ * grant to the actor's own card (`card.userId === actor.id`); `cardStates`, when given, limits it
+ * to cards in those states (e.g. a user may clear only their own revoked card).
+ */
+export interface PermissionGrant {
+  actor: ActorKind;
+  operations: readonly LifecycleOperation[];
+  scope?: "own" | "any";
+  cardStates?: readonly CardState[];
 }

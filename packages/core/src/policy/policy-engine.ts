@@ -63,9 +63,18 @@ export function checkDeviceCapabilities(
       });
     }
   }
-  if (!capabilities.pinChange) missing(policy, "pinChange", "device cannot change its PIN, which issue requires");
+  if (policy.pin.setOnIssue !== false && !capabilities.pinChange) {
+    missing(policy, "pinChange", "device cannot change its PIN, which issue requires when the policy sets the PIN");
+  }
   if (policy.pin.randomPuk === true && !capabilities.pinUnblock) {
     missing(policy, "pinUnblock", "policy sets a random PUK but the device has no PUK");
+  }
+  if (policy.pin.randomPuk === true && capabilities.pukChange === false) {
+    missing(
+      policy,
+      "pukChange",
+      "policy sets a random PUK but the device unblocks with its administrator credential (which issue already replaces), not a PUK of its own",
+    );
   }
   if (policy.initialiseOnIssue && !capabilities.reset) {
     missing(policy, "reset", "policy initialises cards on issue but the device cannot be reset");

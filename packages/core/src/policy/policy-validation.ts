@@ -4,6 +4,8 @@
  */
 import type { CertificateTemplate, PinCharacterClass, Policy } from "../domain/policy.js";
 import { CardwrightError, PolicyError } from "../errors.js";
+import { validateCardStateTransitions } from "../lifecycle/card-state-transitions.js";
+import { validatePermissionGrants } from "../lifecycle/lifecycle-permissions.js";
 import { parseDn } from "../pki/distinguished-name.js";
 import type { KeyUsage } from "../ports/certificate-authority.js";
 import type { KeyAlgorithm } from "../ports/device.js";
@@ -136,4 +138,9 @@ export function validatePolicy(policy: Policy): void {
   if ((pin.required?.length ?? 0) > pin.maxLength) {
     fail(policy, "pin.required", "PIN requires more classes than its maximum length can hold");
   }
+  if (pin.setOnIssue === false && (pin.random || pin.randomPuk === true)) {
+    fail(policy, "pin.setOnIssue", "a policy that does not set the PIN at issue cannot generate a random PIN or PUK");
+  }
+  validateCardStateTransitions(policy);
+  validatePermissionGrants(policy);
 }

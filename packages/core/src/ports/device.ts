@@ -45,6 +45,12 @@ export interface DeviceCapabilities {
   pinChange: boolean;
   /** A PUK (or SO) can unblock the PIN. */
   pinUnblock: boolean;
+  /**
+   * The unblocking credential is a PUK of its own that can be changed (PIV CHANGE REFERENCE DATA
+   * on the PUK). `false` where the administrator credential unblocks (a PKCS#11 SO PIN), so a
+   * policy's random PUK cannot apply. Absent means the same as {@link pinUnblock}.
+   */
+  pukChange?: boolean;
   /** The device can be reset to factory state. */
   reset: boolean;
   /** The administrator credential can be replaced (PIV SET MANAGEMENT KEY, PKCS#11 SO PIN). */

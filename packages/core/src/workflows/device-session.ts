@@ -42,6 +42,11 @@ export function credentialFromBytes(algorithm: string | undefined, bytes: Uint8A
   );
 }
 
+/** A PKCS#11 token refused an SO PIN: for admin authentication, the same as a refused management key. */
+function wrongSoPin(credential: AdminCredential, err: unknown): boolean {
+  return credential.kind === "so-pin" && isCardwrightError(err, "PKCS11_PIN_INCORRECT");
+}
+
 /** Per-run device state. */
 export class DeviceSession {
   readonly device: Device;
@@ -120,7 +125,7 @@ export class DeviceSession {
         this.#firstSource ??= candidate.source;
         return candidate.source;
       } catch (err) {
-        if (!isCardwrightError(err, "PIV_AUTH_FAILED")) throw err;
+        if (!isCardwrightError(err, "PIV_AUTH_FAILED") && !wrongSoPin(credential, err)) throw err;
         lastError = err;
       }
     }
@@ -141,15 +146,25 @@ export class DeviceSession {
     if (card.puk !== undefined) {
       candidates.push(new TextDecoder().decode(await this.#vault.unwrap(card.puk, secretContext(card.id, "puk"))));
     }
+    // A PKCS#11 token has no PUK: its SO PIN unblocks the user PIN, so the per-card SO PIN on
+    // record is the first candidate (the factory one, as `factory().puk`, comes after).
+    if (card.adminCredential !== undefined && card.adminCredentialAlgorithm === "so-pin") {
+      const wrapped = card.adminCredential;
+      candidates.push(
+        new TextDecoder().decode(await this.#vault.unwrap(wrapped, secretContext(card.id, "admin-credential"))),
+      );
+    }
     const factoryPuk = (await this.factory()).puk;
     if (factoryPuk !== undefined) candidates.push(factoryPuk);
+    const soPinIsPuk = (await this.factory()).admin.kind === "so-pin";
     let lastError: unknown;
     for (const puk of candidates) {
       try {
         await use(puk);
         return puk;
       } catch (err) {
-        if (!isCardwrightError(err, "PIV_WRONG_PIN")) throw err;
+        if (!isCardwrightError(err, "PIV_WRONG_PIN") && !(soPinIsPuk && isCardwrightError(err, "PKCS11_PIN_INCORRECT")))
+          throw err;
         lastError = err;
       }
     }

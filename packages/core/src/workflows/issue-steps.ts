@@ -34,6 +34,7 @@ import type {
   TemplateStepInput,
   TemplatesStepInput,
 } from "./issue-machine.js";
+import { type CaRetryOptions, retryCa } from "./retry-ca.js";
 
 /** What the steps need, all injected. */
 export interface IssueDependencies {
@@ -46,6 +47,8 @@ export interface IssueDependencies {
   notifier?: Notifier;
   random: Random;
   logger: Logger;
+  /** How CA calls that fail with `CA_UNAVAILABLE` are retried (see {@link retryCa}). */
+  caRetry?: CaRetryOptions;
 }
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
@@ -105,6 +108,15 @@ export class IssueSteps {
       });
     }
     return ca;
+  }
+
+  /** A CA call, retried while the CA is unavailable (adapters are idempotent on our request id). */
+  #retryCa<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return retryCa(operation, call, {
+      random: this.#d.random,
+      logger: this.#d.logger,
+      ...(this.#d.caRetry === undefined ? {} : { options: this.#d.caRetry }),
+    });
   }
 
   #audit(input: CardStepInput, action: string, details: Record<string, unknown>, tx?: Store) {
@@ -243,7 +255,7 @@ export class IssueSteps {
       renderSubject(t.subject, user, { policyId: policy.id, templateId: t.id });
       renderSan(t.san, user, { policyId: policy.id, templateId: t.id });
     }
-    if (!policy.pin.random) {
+    if (!policy.pin.random && policy.pin.setOnIssue !== false) {
       if (this.session.chosenPin === undefined) {
         throw new PolicyError(
           policy.id,
@@ -371,6 +383,9 @@ export class IssueSteps {
     if (request?.csr !== undefined) return { spki: b64(csrPublicKey(unb64(request.csr))) };
     const card = await this.#card(input.cardId);
     await this.session.ensureAdmin(card);
+    // A PKCS#11 token (SO PIN as admin credential) creates private key objects only in a user
+    // session (PKCS#11 v2.40 §4.4, CKA_PRIVATE): verify the PIN before generating.
+    if ((await this.session.factory()).admin.kind === "so-pin") await this.session.ensurePin(card);
     const publicKey = await this.session.device.generateKeyPair(t.slot, t.keyAlgorithm);
     if (publicKey.algorithm !== t.keyAlgorithm) {
       throw new CardwrightError(
@@ -431,11 +446,9 @@ export class IssueSteps {
       });
     }
     const t = this.#template(this.#policy(input), plan.templateId);
-    const result = await this.#ca(t.caId).submit({
-      requestId: request.id,
-      csr: unb64(request.csr),
-      profile: this.#profile(t),
-    });
+    const ca = this.#ca(t.caId);
+    const submission = { requestId: request.id, csr: unb64(request.csr), profile: this.#profile(t) };
+    const result = await this.#retryCa(`submitting request ${request.id}`, () => ca.submit(submission));
     return this.#recordResult(input, request, t, result);
   }
 
@@ -468,7 +481,9 @@ export class IssueSteps {
           details: { requestId: plan.requestId },
         });
       }
-      const result = await this.#ca(plan.caId).poll(plan.caRequestId);
+      const ca = this.#ca(plan.caId);
+      const caRequestId = plan.caRequestId;
+      const result = await this.#retryCa(`polling request ${plan.requestId}`, () => ca.poll(caRequestId));
       results.push({
         requestId: plan.requestId,
         ...(await this.#recordResult(input, request, this.#template(policy, plan.templateId), result)),
@@ -532,6 +547,8 @@ export class IssueSteps {
    */
   async setPins(input: CardStepInput): Promise<void> {
     const policy = this.#policy(input);
+    // The device keeps its own PIN (e.g. a software store's password): nothing to set.
+    if (policy.pin.setOnIssue === false) return;
     const device = this.session.device;
     const factory = await this.session.factory();
     const card = await this.#card(input.cardId);
@@ -603,7 +620,9 @@ export class IssueSteps {
     for (const plan of input.templates) {
       const cert = await this.#d.store.certificates.get(plan.requestId);
       if (cert === null || cert.serialHex === undefined || cert.status === "revoked") continue;
-      await this.#ca(cert.caId ?? plan.caId).revoke(cert.serialHex, "cessationOfOperation");
+      const ca = this.#ca(cert.caId ?? plan.caId);
+      const serialHex = cert.serialHex;
+      await this.#retryCa(`revoking certificate ${serialHex}`, () => ca.revoke(serialHex, "cessationOfOperation"));
       await this.#d.store.transaction(async (tx) => {
         const current = await tx.certificates.get(cert.id);
         if (current !== null) await tx.certificates.update({ ...current, status: "revoked" });
@@ -646,31 +665,46 @@ export class IssueSteps {
   }
 }
 
-/** The machine's step actors, implemented by `steps` — pass to `issueMachine.provide({ actors })`. */
-export function issueActors(steps: IssueSteps) {
+/**
+ * The machine's step actors, implemented by `steps` — pass to `issueMachine.provide({ actors })`.
+ * Given a function, each actor runs on the steps it returns for the input's operation id: one
+ * provided machine then serves every run (providing one costs about a millisecond).
+ */
+export function issueActors(steps: IssueSteps | ((operationId: string) => IssueSteps)) {
+  const of = typeof steps === "function" ? steps : () => steps;
   return {
-    resolvePolicy: fromPromise<ResolvePolicyOutput, IssueInput>(({ input }) => steps.resolvePolicy(input)),
+    resolvePolicy: fromPromise<ResolvePolicyOutput, IssueInput>(({ input }) =>
+      of(input.operationId).resolvePolicy(input),
+    ),
     connectCard: fromPromise<void, CardStepInput & { templates: TemplatePlan[] }>(({ input }) =>
-      steps.connectCard(input),
+      of(input.operationId).connectCard(input),
     ),
     authenticateAdmin: fromPromise<{ source: "stored" | "factory" }, CardStepInput>(({ input }) =>
-      steps.authenticateAdmin(input),
+      of(input.operationId).authenticateAdmin(input),
     ),
-    initialise: fromPromise<void, CardStepInput>(({ input }) => steps.initialise(input)),
+    initialise: fromPromise<void, CardStepInput>(({ input }) => of(input.operationId).initialise(input)),
     replaceAdminCredential: fromPromise<{ replaced: boolean }, CardStepInput>(({ input }) =>
-      steps.replaceAdminCredential(input),
+      of(input.operationId).replaceAdminCredential(input),
     ),
     writeCardIdentifiers: fromPromise<{ guid?: string }, CardStepInput>(({ input }) =>
-      steps.writeCardIdentifiers(input),
+      of(input.operationId).writeCardIdentifiers(input),
     ),
-    generateKey: fromPromise<{ spki: string }, TemplateStepInput>(({ input }) => steps.generateKey(input)),
-    buildCsr: fromPromise<void, TemplateStepInput>(({ input }) => steps.buildCsr(input)),
-    submitRequest: fromPromise<SubmitOutput, TemplateStepInput>(({ input }) => steps.submitRequest(input)),
-    markPending: fromPromise<void, TemplatesStepInput>(({ input }) => steps.markPending(input)),
-    pollRequests: fromPromise<PollOutput, TemplatesStepInput>(({ input }) => steps.pollRequests(input)),
-    writeCertificates: fromPromise<void, TemplatesStepInput>(({ input }) => steps.writeCertificates(input)),
-    setPins: fromPromise<void, CardStepInput>(({ input }) => steps.setPins(input)),
-    complete: fromPromise<void, TemplatesStepInput>(({ input }) => steps.complete(input)),
-    rollback: fromPromise<{ revoked: string[] }, TemplatesStepInput>(({ input }) => steps.rollback(input)),
+    generateKey: fromPromise<{ spki: string }, TemplateStepInput>(({ input }) =>
+      of(input.operationId).generateKey(input),
+    ),
+    buildCsr: fromPromise<void, TemplateStepInput>(({ input }) => of(input.operationId).buildCsr(input)),
+    submitRequest: fromPromise<SubmitOutput, TemplateStepInput>(({ input }) =>
+      of(input.operationId).submitRequest(input),
+    ),
+    markPending: fromPromise<void, TemplatesStepInput>(({ input }) => of(input.operationId).markPending(input)),
+    pollRequests: fromPromise<PollOutput, TemplatesStepInput>(({ input }) => of(input.operationId).pollRequests(input)),
+    writeCertificates: fromPromise<void, TemplatesStepInput>(({ input }) =>
+      of(input.operationId).writeCertificates(input),
+    ),
+    setPins: fromPromise<void, CardStepInput>(({ input }) => of(input.operationId).setPins(input)),
+    complete: fromPromise<void, TemplatesStepInput>(({ input }) => of(input.operationId).complete(input)),
+    rollback: fromPromise<{ revoked: string[] }, TemplatesStepInput>(({ input }) =>
+      of(input.operationId).rollback(input),
+    ),
   } satisfies Parameters<typeof issueMachine.provide>[0]["actors"];
 }

@@ -7,7 +7,13 @@
 import { webcrypto } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import type { CaResult, CertificateAuthority, CertificateRequest, RevocationReason } from "../../src/index.js";
+import type {
+  CaResult,
+  CertificateAuthority,
+  CertificateRequest,
+  RenewalRequest,
+  RevocationReason,
+} from "../../src/index.js";
 import { CardwrightError } from "../../src/index.js";
 
 pkijs.setEngine(
@@ -120,6 +126,13 @@ export class ScriptedCa implements CertificateAuthority {
     this.byRequestId.set(request.requestId, h);
     this.byCaRequestId.set(h.caRequestId, h);
     return this.#result(h, chain);
+  }
+
+  readonly renewal = { sameKey: true, rekey: true };
+
+  /** A renewal follows the same script as a first request. */
+  renew(request: RenewalRequest): Promise<CaResult> {
+    return this.submit(request);
   }
 
   /** The CA operator approves a held request. */

@@ -6,8 +6,8 @@
 import { CardwrightError, type DeviceIdentity, type DeviceProvider } from "@cardwright/core";
 import { NotFoundError } from "../errors.js";
 import { PivDevice, type PivDeviceOptions } from "../piv/piv-device.js";
-import { loadPcscBinding, type PcscBinding, type PcscReaderMonitorHandle } from "./binding.js";
-import { pcscError } from "./pcsc-errors.js";
+import { loadPcscBinding, type PcscBinding, type PcscMonitorEvent, type PcscReaderMonitorHandle } from "./binding.js";
+import { pcscError, scardCodeOf } from "./pcsc-errors.js";
 import { establish, PcscTransport, type PcscTransportOptions } from "./pcsc-transport.js";
 
 /** A reader and whether it holds a card. */
@@ -35,6 +35,8 @@ export interface PcscDeviceProviderOptions {
   readerFilter?: string;
   /** How often {@link PcscDeviceProvider.waitForDevice} re-checks, in ms (default 250). */
   pollMs?: number;
+  /** How often {@link PcscDeviceProvider.watch} tries to reach the PC/SC service again after losing it, in ms (default 1000). */
+  watchRetryMs?: number;
   /** The binding; loaded lazily when omitted. */
   binding?: PcscBinding;
 }
@@ -147,39 +149,111 @@ export class PcscDeviceProvider implements DeviceProvider {
    * Report readers added and removed and cards inserted and removed, from the binding's
    * monitor thread. Readers present at the start are reported as added (and their cards as
    * inserted). Call the returned function to stop.
-   * @throws CardwrightError `PCSC_UNAVAILABLE`, `PCSC_NO_SERVICE`.
+   *
+   * When the PC/SC service goes away while watching (pcscd stopped or restarted), the listener
+   * gets one `error` event with `PCSC_NO_SERVICE`, then `card-removed` and `reader-removed` for
+   * what it knew — nothing in them is reachable any more — and watching resumes by itself once
+   * the service is back (its readers reported as added again). The binding's monitor keeps its
+   * first PC/SC context for life and, once the daemon is gone, only repeats the error every
+   * second, even after pcscd returns; so the lost monitor is stopped and a new one (with a new
+   * context) is tried every `watchRetryMs`.
+   * @throws CardwrightError `PCSC_UNAVAILABLE`, `PCSC_NO_SERVICE` (when the service is down at the start).
    */
   async watch(listener: (event: PcscEvent) => void): Promise<Unwatch> {
     const binding = await this.binding();
-    let monitor: PcscReaderMonitorHandle;
-    try {
-      monitor = new binding.ReaderMonitor();
-      monitor.start((event) => {
-        switch (event.type) {
-          case "reader-attached":
-            listener({ kind: "reader-added", reader: event.reader });
-            if ((event.state & binding.SCARD_STATE_PRESENT) !== 0 && event.atr !== null) {
-              listener({ kind: "card-inserted", reader: event.reader, atr: Uint8Array.from(event.atr) });
-            }
-            return;
-          case "reader-detached":
-            listener({ kind: "reader-removed", reader: event.reader });
-            return;
-          case "card-inserted":
-            listener({ kind: "card-inserted", reader: event.reader, atr: Uint8Array.from(event.atr ?? []) });
-            return;
-          case "card-removed":
-            listener({ kind: "card-removed", reader: event.reader });
-            return;
-          default:
-            // On error events the binding puts the message where the reader name goes.
-            listener({ kind: "error", error: pcscError(new Error(event.reader), { action: "watching readers" }) });
+    const retryMs = this.options.watchRetryMs ?? 1000;
+    /** Readers reported as added, and whether each holds a card as far as the listener knows. */
+    const known = new Map<string, boolean>();
+    let current: PcscReaderMonitorHandle | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    let serviceLost = false;
+
+    const lose = (monitor: PcscReaderMonitorHandle, error: CardwrightError) => {
+      current = undefined;
+      // Not from inside the binding's callback: stop() joins the monitor thread.
+      setTimeout(() => monitor.stop(), 0);
+      if (!serviceLost) {
+        serviceLost = true;
+        listener({ kind: "error", error });
+        for (const [reader, present] of known) {
+          if (present) listener({ kind: "card-removed", reader });
+          listener({ kind: "reader-removed", reader });
         }
-      });
+        known.clear();
+      }
+      scheduleRetry();
+    };
+
+    const handle = (monitor: PcscReaderMonitorHandle, event: PcscMonitorEvent) => {
+      switch (event.type) {
+        case "reader-attached": {
+          const present = (event.state & binding.SCARD_STATE_PRESENT) !== 0 && event.atr !== null;
+          known.set(event.reader, present);
+          listener({ kind: "reader-added", reader: event.reader });
+          if (present) listener({ kind: "card-inserted", reader: event.reader, atr: Uint8Array.from(event.atr ?? []) });
+          return;
+        }
+        case "reader-detached":
+          known.delete(event.reader);
+          listener({ kind: "reader-removed", reader: event.reader });
+          return;
+        case "card-inserted":
+          known.set(event.reader, true);
+          listener({ kind: "card-inserted", reader: event.reader, atr: Uint8Array.from(event.atr ?? []) });
+          return;
+        case "card-removed":
+          known.set(event.reader, false);
+          listener({ kind: "card-removed", reader: event.reader });
+          return;
+        default: {
+          // On error events the binding puts the message where the reader name goes.
+          const error = watchError(event.reader);
+          if (error.code === "PCSC_NO_SERVICE") lose(monitor, error);
+          else listener({ kind: "error", error });
+        }
+      }
+    };
+
+    const start = () => {
+      const monitor = new binding.ReaderMonitor();
+      current = monitor;
+      try {
+        monitor.start((event) => {
+          // Events queued by a monitor already replaced (or after unwatch) are stale.
+          if (!stopped && monitor === current) handle(monitor, event);
+        });
+      } catch (err) {
+        current = undefined;
+        throw err;
+      }
+      serviceLost = false;
+    };
+
+    const scheduleRetry = () => {
+      if (stopped || retry !== undefined) return;
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (stopped) return;
+        try {
+          start();
+        } catch {
+          scheduleRetry();
+        }
+      }, retryMs);
+    };
+
+    try {
+      start();
     } catch (err) {
       throw pcscError(err, { action: "watching readers" });
     }
-    return () => monitor.stop();
+    return () => {
+      stopped = true;
+      if (retry !== undefined) clearTimeout(retry);
+      current?.stop();
+      current = undefined;
+    };
   }
 
   private async identify(reader: string): Promise<DeviceIdentity | undefined> {
@@ -223,6 +297,25 @@ export class PcscDeviceProvider implements DeviceProvider {
       throw err;
     }
   }
+}
+
+/**
+ * SCard return codes that, reported by the monitor, mean the PC/SC service itself is gone: the
+ * client library answers COMM_ERROR on the socket of a daemon that has just died, and
+ * NO_SERVICE / SERVICE_STOPPED from then on.
+ */
+const SERVICE_LOST = new Set(["SCARD_E_NO_SERVICE", "SCARD_E_SERVICE_STOPPED", "SCARD_F_COMM_ERROR"]);
+
+/** A monitor error as a CardwrightError; losing the service is `PCSC_NO_SERVICE` whatever the code that said so. */
+function watchError(message: string): CardwrightError {
+  const cause = new Error(message);
+  const scard = scardCodeOf(cause);
+  if (scard === undefined || !SERVICE_LOST.has(scard)) return pcscError(cause, { action: "watching readers" });
+  return new CardwrightError(
+    "PCSC_NO_SERVICE",
+    `watching readers: the PC/SC service went away (${message}); start pcscd again — watching resumes when it is back`,
+    { cause, details: { scard } },
+  );
 }
 
 /** Readers to pass over while searching: emptied meanwhile, or busy in another application. */

@@ -67,10 +67,21 @@ function withParity(nibble: number): number {
   return ones % 2 === 0 ? 1 : 0;
 }
 
+/** `^[0-9]{width}$`, compiled once per width: a CHUID is written on every issue. */
+const DIGITS = new Map<number, RegExp>();
+function digitsOf(width: number): RegExp {
+  let pattern = DIGITS.get(width);
+  if (pattern === undefined) {
+    pattern = new RegExp(`^[0-9]{${width}}$`);
+    DIGITS.set(width, pattern);
+  }
+  return pattern;
+}
+
 function characters(fascn: Fascn): number[] {
   const digits = (key: keyof Fascn, width: number): number[] => {
     const value = fascn[key];
-    if (!new RegExp(`^[0-9]{${width}}$`).test(value)) {
+    if (!digitsOf(width).test(value)) {
       throw new InvalidCommandError(`FASC-N ${key} must be ${width} decimal digits`);
     }
     return [...value].map(Number);

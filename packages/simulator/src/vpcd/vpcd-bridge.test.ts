@@ -170,6 +170,38 @@ describe("VpcdBridge", () => {
     expect(bridge.card).toBe(card);
   });
 
+  it("holds the answer to the armed APDU for the stall, then answers it and the next in order", async () => {
+    const events: VpcdEvent[] = [];
+    const { vpcd, bridge } = await setUp(events);
+    vpcd.send(SELECT_PIV);
+    expect(hex((await vpcd.reply())!).endsWith("9000")).toBe(true);
+    bridge.stallAtApdu(1, 300);
+    const started = Date.now();
+    vpcd.send(GET_VERSION);
+    vpcd.send(GET_VERSION);
+    expect(hex((await vpcd.reply())!)).toBe("0507019000");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    expect(hex((await vpcd.reply())!)).toBe("0507019000");
+    expect(events.filter((e) => e.kind === "stall")).toEqual([{ kind: "stall", index: 2, ms: 300 }]);
+    // One-shot: the next command is answered at once.
+    const again = Date.now();
+    vpcd.send(GET_VERSION);
+    expect(hex((await vpcd.reply())!)).toBe("0507019000");
+    expect(Date.now() - again).toBeLessThan(250);
+    expect(() => bridge.stallAtApdu(0, 10)).toThrow(RangeError);
+    expect(() => bridge.stallAtApdu(1, -1)).toThrow(RangeError);
+  });
+
+  it("drops a stalled answer when the card is pulled during the stall", async () => {
+    const { vpcd, bridge } = await setUp();
+    bridge.stallAtApdu(1, 1_000);
+    vpcd.send(SELECT_PIV);
+    await new Promise((r) => setTimeout(r, 50));
+    await bridge.remove();
+    expect(await vpcd.reply()).toBeUndefined();
+    expect(bridge.inserted).toBe(false);
+  });
+
   it("runs several bridges on several ports at once", async () => {
     const a = await setUp();
     const b = await setUp();

@@ -18,6 +18,7 @@ export type VpcdEvent =
   | { kind: "removed"; port: number; reason: "remove" | "armed-removal" | "vpcd-closed" }
   | { kind: "control"; control: "power-off" | "power-on" | "reset" | "get-atr" }
   | { kind: "apdu"; index: number; ins: number; commandLength: number; responseLength: number }
+  | { kind: "stall"; index: number; ms: number }
   | { kind: "error"; message: string };
 
 /** Options for {@link VpcdBridge}. */
@@ -50,6 +51,7 @@ export class VpcdBridge {
   private queue: Promise<void> = Promise.resolve();
   private count = 0;
   private removalAt: number | undefined;
+  private stall: { at: number; ms: number } | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(card: VirtualPivCard, options: VpcdBridgeOptions = {}) {
@@ -124,6 +126,19 @@ export class VpcdBridge {
     this.removalAt = this.count + apdu;
   }
 
+  /**
+   * Make the card go silent when the `apdu`-th command APDU from now arrives: it answers that
+   * command only after `ms` milliseconds (a card that stalls, then recovers), and every frame
+   * behind it waits too. The host's time limit, not the card, ends the wait. One-shot; a removal
+   * meanwhile drops the late answer, as a pulled card's would be lost.
+   * @throws RangeError for a non-positive count or a negative delay.
+   */
+  stallAtApdu(apdu: number, ms: number): void {
+    if (!Number.isInteger(apdu) || apdu < 1) throw new RangeError("stallAtApdu needs a positive APDU count");
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError("stallAtApdu needs a non-negative delay");
+    this.stall = { at: this.count + apdu, ms };
+  }
+
   private async pull(reason: "remove" | "armed-removal"): Promise<void> {
     const socket = this.socket;
     if (socket === undefined) return;
@@ -183,6 +198,13 @@ export class VpcdBridge {
       this.removalAt = undefined;
       await this.pull("armed-removal");
       return;
+    }
+    if (this.stall !== undefined && index >= this.stall.at) {
+      const { ms } = this.stall;
+      this.stall = undefined;
+      this.onEvent?.({ kind: "stall", index, ms });
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      if (this.socket !== socket) return;
     }
     const response = await this.currentCard.process(payload);
     if (this.socket !== socket) return;

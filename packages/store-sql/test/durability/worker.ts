@@ -111,6 +111,9 @@ async function taker(card: number, leaseTtlMs: number): Promise<void> {
   });
   const path = cardImagePath(dir!, card);
   const waits: Array<{ leaseOwner: unknown; waitedMs: number }> = [];
+  // When the first take-over attempt started: a slow start (a loaded machine) can arrive after
+  // the dead victim's lease has already expired, and then there is rightly nothing to wait for.
+  let firstAttemptAt = 0;
   for (let attempt = 0; attempt < 10; attempt++) {
     // The card as the dead host left it in the reader.
     const virtual = await VirtualPivCard.loadImage(path);
@@ -122,12 +125,13 @@ async function taker(card: number, leaseTtlMs: number): Promise<void> {
       break;
     }
     const how = record?.pendingOperationId === undefined ? "issue" : "resume";
+    if (attempt === 0) firstAttemptAt = Date.now();
     try {
       const result =
         how === "resume"
           ? await cardwright.resumeOperation(record!.pendingOperationId!, { device, actor: "taker" })
           : await cardwright.issueCard({ userId: `user-${card}`, device, actor: "taker" });
-      emit({ status: result.status, how, waits });
+      emit({ status: result.status, how, waits, firstAttemptAt });
       break;
     } catch (err) {
       if (isCardwrightError(err, "CARD_LEASED")) {
