@@ -6,12 +6,12 @@
  */
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:https";
 import { isCardwrightError } from "@cardwright/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AcmeClient } from "../src/acme/acme-client.js";
 import { AccountKey } from "../src/index.js";
 import { makeTlsMaterial } from "./support/acme-pebble.js";
+import { type LocalHttpsServer, startLocalHttpsServer } from "./support/https-server.js";
 import { type OpensslWorkspace, opensslWorkspace } from "./support/openssl.js";
 
 type Script = (
@@ -20,7 +20,7 @@ type Script = (
 ) => { status: number; type?: string; body?: string; headers?: Record<string, string> };
 
 let ws: OpensslWorkspace;
-let server: Server;
+let server: LocalHttpsServer | undefined;
 let origin = "";
 let tlsCa = "";
 let script: Script = () => ({ status: 404 });
@@ -40,33 +40,29 @@ beforeAll(async () => {
   ws = await opensslWorkspace();
   const tls = await makeTlsMaterial(ws);
   tlsCa = tls.caPem;
-  server = createServer({ cert: await readFile(tls.cert), key: await readFile(tls.key) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+  server = await startLocalHttpsServer(
+    { cert: await readFile(tls.cert), key: await readFile(tls.key) },
+    (req, res, body) => {
       const nonce = `nonce-${++counter}`;
       const answer =
         req.url === "/nonce"
           ? { status: 200 }
           : req.url === "/dir"
             ? { status: 200, type: "application/json", body: directory() }
-            : script(req.url ?? "", Buffer.concat(chunks).toString("utf8"));
+            : script(req.url ?? "", body.toString("utf8"));
       res.writeHead(answer.status, {
         "replay-nonce": nonce,
         "content-type": answer.type ?? "text/plain",
         ...answer.headers,
       });
       res.end(answer.body ?? "");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  origin = `https://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`;
+    },
+  );
+  origin = server.origin;
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   await ws?.dispose();
 });
 

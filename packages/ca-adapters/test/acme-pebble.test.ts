@@ -21,7 +21,8 @@ import {
   MemoryAcmeOrderLedger,
 } from "../src/index.js";
 import { type AcmeDnsServer, startAcmeDns } from "./support/acme-dns.js";
-import { freePort, type Http01Site, type Pebble, startHttp01Site, startPebble } from "./support/acme-pebble.js";
+import { type Http01Site, type Pebble, startHttp01Site, startPebble } from "./support/acme-pebble.js";
+import { freePort } from "./support/net.js";
 import { pivAuthProfile } from "./support/x509.js";
 
 let pebble: Pebble;

@@ -6,13 +6,9 @@
  * and real certificates from an openssl-made CA. What it cannot show: Kerberos/NTLM (out of scope),
  * the exact HTML of localized certsrv pages, and a real policy module's checks.
  */
-import { createPrivateKey, sign } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { buildCmcFullPkiRequest, isCardwrightError, parseCertificate, spkiEquals } from "@cardwright/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdcsCertificateAuthority, type AdcsCertificateAuthorityOptions } from "../src/index.js";
-import { freePort } from "./support/acme-pebble.js";
 import {
   ADCS_PASSWORD,
   ADCS_USER,
@@ -21,7 +17,9 @@ import {
   CES_PATH,
   startAdcsServer,
 } from "./support/adcs-server.js";
+import { makeEnrollmentAgent } from "./support/cmc-agent.js";
 import { makeCsr } from "./support/csr.js";
+import { freePort } from "./support/net.js";
 import { pem } from "./support/openssl-ca.js";
 import { pivAuthProfile } from "./support/x509.js";
 
@@ -185,33 +183,12 @@ describe("AdcsCertificateAuthority over MS-WSTEP / MS-XCEP (recorded exchanges)"
   });
 
   it("sends a CMC request signed by an enrollment agent as a PKCS#7 token; the certificate is for the device's key", async () => {
-    const made = await server.workspace.run(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "agent.key",
-      "-out",
-      "agent.der",
-      "-outform",
-      "DER",
-      "-subj",
-      "/CN=Enrollment Agent",
-      "-days",
-      "2",
-    );
-    expect(made.code, made.stderr).toBe(0);
-    const agentKey = createPrivateKey(await readFile(join(server.workspace.dir, "agent.key")));
+    const agent = await makeEnrollmentAgent(server.workspace, "Enrollment Agent");
     const { csr, request: req } = await request("CardwrightUser");
     const cmc = await buildCmcFullPkiRequest({
       csr: req.csr,
-      agentCertificate: new Uint8Array(await readFile(join(server.workspace.dir, "agent.der"))),
-      agentSigner: async (data, hash) =>
-        new Uint8Array(sign(hash.replace("-", "").toLowerCase(), data, { key: agentKey, dsaEncoding: "der" })),
+      agentCertificate: agent.certificate,
+      agentSigner: agent.signer,
     });
     const result = await ces().submit({ ...req, cmc });
     expect(result.status).toBe("issued");

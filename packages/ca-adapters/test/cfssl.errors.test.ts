@@ -4,17 +4,13 @@
  * failures and lying answers (against a small local HTTP server playing a broken cfssl).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { type CertificateProfile, isCardwrightError } from "@cardwright/core";
+import type { CertificateProfile } from "@cardwright/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CfsslCertificateAuthority, EmbeddedCa, toPem } from "../src/index.js";
-import {
-  CFSSL_TEST_AUTH_KEY,
-  CFSSL_TEST_VALIDITY_DAYS,
-  type CfsslServer,
-  freePort,
-  startCfssl,
-} from "./support/cfssl-server.js";
+import { CFSSL_TEST_AUTH_KEY, CFSSL_TEST_VALIDITY_DAYS, type CfsslServer, startCfssl } from "./support/cfssl-server.js";
 import { makeCsr } from "./support/csr.js";
+import { errorOf } from "./support/errors.js";
+import { freePort } from "./support/net.js";
 import { serialHexOf } from "./support/x509.js";
 
 const profile = (caProfile: string | undefined, overrides: Partial<CertificateProfile> = {}): CertificateProfile => ({
@@ -25,15 +21,6 @@ const profile = (caProfile: string | undefined, overrides: Partial<CertificatePr
   validityDays: CFSSL_TEST_VALIDITY_DAYS,
   ...overrides,
 });
-
-async function errorOf(promise: Promise<unknown>): Promise<{ code: string; message: string; json: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!isCardwrightError(error)) throw new Error(`expected a CardwrightError, got ${String(error)}`);
-  return { code: error.code, message: error.message, json: JSON.stringify(error.toJSON()) };
-}
 
 describe("against cfssl serve", () => {
   let cfssl: CfsslServer;

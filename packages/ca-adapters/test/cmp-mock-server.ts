@@ -7,28 +7,14 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { toPem } from "../src/pem.js";
+import { freePort } from "./support/net.js";
 import { type OpensslWorkspace, opensslWorkspace } from "./support/openssl.js";
 
 /** A DER file's content. */
 export async function readDer(path: string): Promise<Uint8Array> {
   const text = await readFile(path, "utf8");
   return new Uint8Array(Buffer.from(text.replace(/-----[^-]+-----|\s/g, ""), "base64"));
-}
-
-/** A free TCP port on 127.0.0.1 (closed again; the mock binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 /** The files of the test PKI. */

@@ -14,7 +14,6 @@ import { CmpCertificateAuthority, type CmpCertificateAuthorityOptions } from "..
 import {
   type CmpMockServer,
   type CmpTestPki,
-  freePort,
   MOCK_REF,
   MOCK_SECRET,
   makeCmpTestPki,
@@ -22,6 +21,7 @@ import {
   startCmpMock,
 } from "./cmp-mock-server.js";
 import { makeCsr, type TestCsr } from "./support/csr.js";
+import { freePort } from "./support/net.js";
 import { pivAuthProfile, serialHexOf } from "./support/x509.js";
 
 let pki: CmpTestPki;

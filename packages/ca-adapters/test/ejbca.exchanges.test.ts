@@ -4,7 +4,6 @@
  * ejbca.contract.test.ts). Covers the exact request fields, TLS client authentication, the
  * enrollment code staying secret, and every failure mapping.
  */
-import { isCardwrightError } from "@cardwright/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   EjbcaCertificateAuthority,
@@ -19,6 +18,7 @@ import {
   type EjbcaRecordingServer,
   startEjbcaRecordingServer,
 } from "./support/ejbca-recording-server.js";
+import { errorOf } from "./support/errors.js";
 import { pivAuthProfile, serialHexOf } from "./support/x509.js";
 
 const SECRET = "exchanges-test-enrollment-secret";
@@ -49,15 +49,6 @@ function options(overrides: Partial<EjbcaCertificateAuthorityOptions> = {}): Ejb
     enrollmentSecret: SECRET,
     ...overrides,
   };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<{ code: string; message: string; json: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!isCardwrightError(error)) throw new Error(`expected a CardwrightError, got ${String(error)}`);
-  return { code: error.code, message: error.message, json: JSON.stringify(error.toJSON()) };
 }
 
 describe("EJBCA requests", () => {

@@ -7,15 +7,13 @@
  * verifying agent signature wraps), server-side key generation (§4.4) and CSR attributes (§4.5),
  * which the adapter does not implement.
  */
-import { createPrivateKey, sign } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { buildCmcFullPkiRequest, isCardwrightError, parseCertificate, spkiEquals } from "@cardwright/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EstCertificateAuthority, type EstCertificateAuthorityOptions, MemoryEstRequestLedger } from "../src/index.js";
-import { freePort } from "./support/acme-pebble.js";
+import { makeEnrollmentAgent } from "./support/cmc-agent.js";
 import { makeCsr } from "./support/csr.js";
 import { EST_PASSWORD, EST_USER, type EstServer, startEstServer } from "./support/est-server.js";
+import { freePort } from "./support/net.js";
 import { pivAuthProfile } from "./support/x509.js";
 
 let server: EstServer;
@@ -195,35 +193,13 @@ describe("EstCertificateAuthority (RFC 7030, recorded exchanges)", () => {
   });
 
   it("sends a CMC request (issuing on behalf) to /fullcmc and reads the Simple and Full PKI Responses (§4.3)", async () => {
-    const made = await server.workspace.run(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "agent.key",
-      "-out",
-      "agent.der",
-      "-outform",
-      "DER",
-      "-subj",
-      "/CN=EST Enrollment Agent",
-      "-days",
-      "2",
-    );
-    expect(made.code, made.stderr).toBe(0);
-    const agentKey = createPrivateKey(await readFile(join(server.workspace.dir, "agent.key")));
-    const agentCertificate = new Uint8Array(await readFile(join(server.workspace.dir, "agent.der")));
+    const agent = await makeEnrollmentAgent(server.workspace, "EST Enrollment Agent");
     const onBehalf = async (caProfile?: string) => {
       const { csr, request: req } = await request(caProfile);
       const cmc = await buildCmcFullPkiRequest({
         csr: req.csr,
-        agentCertificate,
-        agentSigner: async (data, hash) =>
-          new Uint8Array(sign(hash.replace("-", "").toLowerCase(), data, { key: agentKey, dsaEncoding: "der" })),
+        agentCertificate: agent.certificate,
+        agentSigner: agent.signer,
       });
       return { csr, request: { ...req, cmc } };
     };

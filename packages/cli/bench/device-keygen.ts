@@ -26,6 +26,13 @@ interface BenchDevice {
   short: string;
   device: Device;
   slotOf(algorithm: KeyAlgorithm): string;
+  /**
+   * Called before each key pair, untimed, where a device needs a fresh session per key pair:
+   * tpm2-pkcs11 keeps every generated key's TPM context loaded until its session closes, and
+   * tpm2-abrmd allows 27 per connection, so the 14th key pair in one session fails with
+   * "out of memory for object contexts" (an issue makes one or two per session).
+   */
+  beforeEach?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,20 +77,28 @@ async function softHsm(): Promise<BenchDevice> {
 async function tpmVsc(): Promise<BenchDevice> {
   const vsc = await startTpmVsc({ labels: ["cw-bench"] });
   const provider = new Pkcs11DeviceProvider({ module: vsc.module, profile: "tpm-vsc" });
-  try {
+  const session = async (): Promise<Device> => {
     const device = await provider.open({ label: "cw-bench" });
     await device.verifyPin(vsc.userPin);
-    return {
-      name: "TPM virtual smart card (tpm2-pkcs11, swtpm)",
+    return device;
+  };
+  try {
+    const bench: BenchDevice = {
+      name: "TPM virtual smart card (tpm2-pkcs11, swtpm; a session per key pair)",
       short: "TPM-VSC",
-      device,
+      device: await session(),
       slotOf: () => "01",
+      beforeEach: async () => {
+        await bench.device.close();
+        bench.device = await session();
+      },
       close: async () => {
-        await device.close();
+        await bench.device.close();
         await provider.close();
         await vsc.close();
       },
     };
+    return bench;
   } catch (err) {
     await provider.close();
     await vsc.close();
@@ -112,6 +127,7 @@ export async function measureDeviceKeygen(options: { samples: number }): Promise
         }
         const samples: number[] = [];
         for (let i = 0; i < options.samples; i++) {
+          await bench.beforeEach?.();
           const { ms } = await timed(() => bench.device.generateKeyPair(bench.slotOf(algorithm), algorithm));
           samples.push(ms);
         }

@@ -63,12 +63,24 @@ if (selected.length === 0) {
   process.exit(2);
 }
 
+/** The section of a measurement that threw: what failed, in the document, instead of numbers. */
+function failedSection(name: string, err: unknown): BenchSection {
+  console.error(`bench: ${name} failed:`, err);
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    title: name,
+    markdown: `**Not measured: this section failed in this run.** ${message}`,
+    headline: { failed: message },
+  };
+}
+
 const sections: (BenchSection & { seconds: number })[] = [];
 try {
   for (const [name, run] of selected) {
     const start = now();
     console.error(`bench: ${name}…`);
-    const section = await run();
+    // A failed section is reported in its place; the others' results still count.
+    const section = await run().catch((err: unknown) => failedSection(name, err));
     const seconds = (now() - start) / 1000;
     console.error(`bench: ${name} done in ${seconds.toFixed(1)} s`, section.headline);
     sections.push({ ...section, seconds });

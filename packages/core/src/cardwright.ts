@@ -44,6 +44,7 @@ import {
 import { IssueSteps, issueActors } from "./workflows/issue-steps.js";
 import { type ProgressEvent, type RunOutcome, runOperation } from "./workflows/operation-runner.js";
 import { type CaRetryOptions, checkCaRetryOptions } from "./workflows/retry-ca.js";
+import { assertResumingOnCard, requireCard, requireOperation } from "./workflows/step-preconditions.js";
 
 /** Configuration of a {@link Cardwright} instance. */
 export interface CardwrightOptions {
@@ -431,12 +432,7 @@ export class Cardwright {
 
   /** The operation, checked to be an issue this SDK can continue. */
   async #requireResumable(operationId: string): Promise<OperationRecord> {
-    const operation = await this.#store.operations.get(operationId);
-    if (operation === null) {
-      throw new CardwrightError("STORE_NOT_FOUND", `operation ${operationId} does not exist`, {
-        details: { recordKind: "operation", recordId: operationId },
-      });
-    }
+    const operation = await requireOperation(this.#store, operationId);
     if (operation.machineId !== ISSUE_MACHINE_ID) {
       throw new CardwrightError(
         "WORKFLOW_STATE",
@@ -476,20 +472,7 @@ export class Cardwright {
   ): Promise<IssueResult> {
     const operationId = operation.id;
     const card = await this.#requireCard(operation.cardId);
-    if (options.device.identity.serial !== card.deviceSerial) {
-      throw new CardwrightError(
-        "DEVICE_MISMATCH",
-        `operation ${operationId} is for card serial ${card.deviceSerial}, but the reader holds serial ${options.device.identity.serial}`,
-        {
-          details: {
-            operationId,
-            cardId: card.id,
-            deviceSerial: options.device.identity.serial,
-            expectedSerial: card.deviceSerial,
-          },
-        },
-      );
-    }
+    assertResumingOnCard(operationId, card, options.device.identity.serial);
     await this.#audit.append({
       actor: options.actor,
       action: "operation.resumed",
@@ -645,14 +628,8 @@ export class Cardwright {
     return CardLeaseKeeper.acquire(this.#store, cardId, this.#leaseOwner, this.#leaseTtlMs, this.#logger);
   }
 
-  async #requireCard(cardId: string): Promise<CardRecord> {
-    const card = await this.#store.cards.get(cardId);
-    if (card === null) {
-      throw new CardwrightError("STORE_NOT_FOUND", `card ${cardId} does not exist`, {
-        details: { recordKind: "card", recordId: cardId, cardId },
-      });
-    }
-    return card;
+  #requireCard(cardId: string): Promise<CardRecord> {
+    return requireCard(this.#store, cardId);
   }
 
   // ---------------------------------------------------------------- lifecycle (issue 7)

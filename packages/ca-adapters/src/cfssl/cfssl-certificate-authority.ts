@@ -23,21 +23,20 @@ import {
   type CertificateAuthority,
   type CertificateProfile,
   type CertificateRequest,
-  csrPublicKey,
   parseCertificate,
   type RenewalRequest,
   type RenewalSupport,
   type RevocationReason,
-  spkiEquals,
 } from "@cardwright/core";
 import * as pkijs from "pkijs";
-import { readCertificationRequest } from "../embedded/certification-request.js";
-import { cryptoEngine } from "../embedded/crypto-engine.js";
-import { isRevocationReason } from "../embedded/revocation-reason.js";
+import { readSubmittedCertificationRequest } from "../embedded/certification-request.js";
+import { assertRevocationReason } from "../embedded/revocation-reason.js";
 import { normalizeSerialHex } from "../embedded/serial-number.js";
 import type { HttpsOptions } from "../http/https-request.js";
 import { assertIssuedForCsr } from "../issued-certificate.js";
 import { fromPem, toPem } from "../pem.js";
+import { assertRenewalOfIssued, signedBy } from "../renewal-checks.js";
+import { SingleFlight } from "../single-flight.js";
 import { authenticateCfsslRequest, decodeCfsslAuthKey } from "./cfssl-auth.js";
 import { type CfsslLedger, type CfsslLedgerEntry, MemoryCfsslLedger } from "./cfssl-ledger.js";
 import { type CfsslProfileGrant, decodeCfsslProfile, profileMismatch } from "./cfssl-profile.js";
@@ -105,7 +104,7 @@ export class CfsslCertificateAuthority implements CertificateAuthority {
   readonly #options: CfsslCertificateAuthorityOptions;
   readonly #authKey: Uint8Array | undefined;
   readonly #ledger: CfsslLedger;
-  readonly #inFlight = new Map<string, Promise<CaResult>>();
+  readonly #flights = new SingleFlight<CaResult>();
   #chain: Promise<Uint8Array[]> | undefined;
   readonly #grants = new Map<string, Promise<CfsslProfileGrant>>();
 
@@ -143,7 +142,7 @@ export class CfsslCertificateAuthority implements CertificateAuthority {
         new CardwrightError("CA_INVALID_REQUEST", "submit needs a non-empty requestId (the idempotency key)"),
       );
     }
-    return this.#once(request.requestId, () => this.#submit(request));
+    return this.#flights.run(request.requestId, () => this.#submit(request));
   }
 
   /**
@@ -159,36 +158,11 @@ export class CfsslCertificateAuthority implements CertificateAuthority {
         new CardwrightError("CA_INVALID_REQUEST", "renew needs a non-empty requestId (the idempotency key)"),
       );
     }
-    return this.#once(request.requestId, async () => {
+    return this.#flights.run(request.requestId, async () => {
       const known = await this.#ledger.byRequestId(request.requestId);
       if (known !== undefined) return this.#answer(known);
-      const details = { requestId: request.requestId };
-      const previous = parseCertificate(request.previousCertificate);
-      const serialHex = normalizeSerialHex(request.previousSerialHex);
-      if (previous.serialHex !== serialHex) {
-        throw new CardwrightError(
-          "CA_INVALID_REQUEST",
-          `renewal: previousSerialHex ${serialHex} is not the serial of previousCertificate (${previous.serialHex})`,
-          { details: { ...details, serialHex } },
-        );
-      }
       const [signer] = await this.chain();
-      if (signer === undefined || !(await signedBy(request.previousCertificate, signer))) {
-        throw new CardwrightError(
-          "CA_UNKNOWN_CERTIFICATE",
-          `renewal: certificate ${serialHex} was not signed by the cfssl CA "${this.id}"`,
-          { details: { ...details, serialHex } },
-        );
-      }
-      if (spkiEquals(csrPublicKey(request.csr), previous.spki) === request.rekey) {
-        throw new CardwrightError(
-          "CA_INVALID_REQUEST",
-          request.rekey
-            ? `renewal: rekey is set but the CSR carries the key of certificate ${serialHex}`
-            : `renewal: rekey is not set but the CSR carries a key other than certificate ${serialHex}'s`,
-          { details: { ...details, serialHex, rekey: request.rekey } },
-        );
-      }
+      await assertRenewalOfIssued(request, signer, `signed by the cfssl CA "${this.id}"`);
       return this.#submit(request);
     });
   }
@@ -217,11 +191,7 @@ export class CfsslCertificateAuthority implements CertificateAuthority {
    * such serial; `CA_REJECTED` when cfssl refuses otherwise.
    */
   async revoke(serialHex: string, reason: RevocationReason): Promise<void> {
-    if (!isRevocationReason(reason)) {
-      throw new CardwrightError("CA_INVALID_REQUEST", `"${String(reason)}" is not an RFC 5280 revocation reason`, {
-        details: { reason: String(reason) },
-      });
-    }
+    assertRevocationReason(reason);
     if (reason === "certificateHold" || reason === "removeFromCRL") return this.suspend(serialHex);
     const serial = normalizeSerialHex(serialHex);
     const candidates = await this.#authorityKeyIds(serial);
@@ -329,14 +299,6 @@ export class CfsslCertificateAuthority implements CertificateAuthority {
     }
   }
 
-  #once(requestId: string, task: () => Promise<CaResult>): Promise<CaResult> {
-    const running = this.#inFlight.get(requestId);
-    if (running !== undefined) return running;
-    const promise = task().finally(() => this.#inFlight.delete(requestId));
-    this.#inFlight.set(requestId, promise);
-    return promise;
-  }
-
   async #submit(request: CertificateRequest): Promise<CaResult> {
     const details = { requestId: request.requestId };
     const known = await this.#ledger.byRequestId(request.requestId);
@@ -348,16 +310,9 @@ export class CfsslCertificateAuthority implements CertificateAuthority {
         { details },
       );
     }
-    try {
-      // cfssl checks the signature too, but answers with codes that vary by version; checking
-      // here gives one answer (CA_INVALID_REQUEST) and spares a round trip.
-      await readCertificationRequest(request.csr);
-    } catch (err) {
-      if (err instanceof CardwrightError) {
-        throw new CardwrightError(err.code, err.message, { details: { ...err.details, ...details }, cause: err.cause });
-      }
-      throw err;
-    }
+    // cfssl checks the signature too, but answers with codes that vary by version; checking
+    // here gives one answer (CA_INVALID_REQUEST) and spares a round trip.
+    await readSubmittedCertificationRequest(request.csr, details);
     if (this.#options.verifyProfile !== false) await this.#checkProfile(request.profile, details);
     const signRequest = JSON.stringify({
       certificate_request: toPem(request.csr, "CERTIFICATE REQUEST"),
@@ -475,16 +430,6 @@ function fromPemOrBad(pem: string, endpoint: string): Uint8Array {
       details: { endpoint },
       cause,
     });
-  }
-}
-
-/** True when `issuer`'s key verifies `certificate`'s signature. */
-async function signedBy(certificate: Uint8Array, issuer: Uint8Array): Promise<boolean> {
-  try {
-    const cert = pkijs.Certificate.fromBER(new Uint8Array(certificate));
-    return await cert.verify(pkijs.Certificate.fromBER(new Uint8Array(issuer)), cryptoEngine());
-  } catch {
-    return false;
   }
 }
 

@@ -26,12 +26,13 @@ import {
   spkiEquals,
 } from "@cardwright/core";
 import * as pkijs from "pkijs";
-import { readCertificationRequest } from "../embedded/certification-request.js";
-import { cryptoEngine } from "../embedded/crypto-engine.js";
-import { isRevocationReason } from "../embedded/revocation-reason.js";
+import { readSubmittedCertificationRequest } from "../embedded/certification-request.js";
+import { assertRevocationReason } from "../embedded/revocation-reason.js";
 import { normalizeSerialHex } from "../embedded/serial-number.js";
 import type { HttpsOptions } from "../http/https-request.js";
 import { fromPemAll, toPem } from "../pem.js";
+import { assertRenewalOfIssued, signedBy } from "../renewal-checks.js";
+import { SingleFlight } from "../single-flight.js";
 import { type EjbcaLedger, type EjbcaLedgerEntry, MemoryEjbcaLedger } from "./ejbca-ledger.js";
 import {
   approvalIdFromMessage,
@@ -122,15 +123,6 @@ function orderCaChain(certificates: Uint8Array[]): Uint8Array[] {
   return [...ordered, ...rest].map((p) => p.der);
 }
 
-async function signedBy(certificate: Uint8Array, issuer: Uint8Array): Promise<boolean> {
-  try {
-    const cert = pkijs.Certificate.fromBER(Uint8Array.from(certificate));
-    return await cert.verify(pkijs.Certificate.fromBER(Uint8Array.from(issuer)), cryptoEngine());
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The EJBCA `CertificateAuthority`. Approval profiles on the EJBCA side make submits answer
  * `pending`; {@link EjbcaCertificateAuthority.poll} finalizes once an administrator approved.
@@ -146,7 +138,7 @@ export class EjbcaCertificateAuthority implements CertificateAuthority {
   readonly #options: Omit<EjbcaCertificateAuthorityOptions, "enrollmentSecret">;
   readonly #secret: Buffer;
   readonly #ledger: EjbcaLedger;
-  readonly #inFlight = new Map<string, Promise<CaResult>>();
+  readonly #flights = new SingleFlight<CaResult>();
   #chain: Promise<Uint8Array[]> | undefined;
 
   /** @throws CardwrightError `CONFIG_INVALID` for a missing option or a URL that is not https. */
@@ -189,7 +181,7 @@ export class EjbcaCertificateAuthority implements CertificateAuthority {
     if (typeof request.requestId !== "string" || request.requestId === "") {
       return Promise.reject(new CardwrightError("CA_INVALID_REQUEST", "submit needs a non-empty requestId"));
     }
-    return this.#once(request.requestId, () => this.#submit(request));
+    return this.#flights.run(request.requestId, () => this.#submit(request));
   }
 
   /**
@@ -203,36 +195,11 @@ export class EjbcaCertificateAuthority implements CertificateAuthority {
     if (typeof request.requestId !== "string" || request.requestId === "") {
       return Promise.reject(new CardwrightError("CA_INVALID_REQUEST", "renew needs a non-empty requestId"));
     }
-    return this.#once(request.requestId, async () => {
+    return this.#flights.run(request.requestId, async () => {
       const known = await this.#ledger.byRequestId(request.requestId);
       if (known !== undefined) return this.#answer(known);
-      const details = { requestId: request.requestId };
-      const previous = parseCertificate(request.previousCertificate);
-      const serialHex = normalizeSerialHex(request.previousSerialHex);
-      if (previous.serialHex !== serialHex) {
-        throw new CardwrightError(
-          "CA_INVALID_REQUEST",
-          `renewal: previousSerialHex ${serialHex} is not the serial of previousCertificate (${previous.serialHex})`,
-          { details: { ...details, serialHex } },
-        );
-      }
       const [issuer] = await this.chain();
-      if (issuer === undefined || !(await signedBy(request.previousCertificate, issuer))) {
-        throw new CardwrightError(
-          "CA_UNKNOWN_CERTIFICATE",
-          `renewal: certificate ${serialHex} was not issued by EJBCA CA "${this.#options.certificateAuthorityName}"`,
-          { details: { ...details, serialHex } },
-        );
-      }
-      if (spkiEquals(csrPublicKey(request.csr), previous.spki) === request.rekey) {
-        throw new CardwrightError(
-          "CA_INVALID_REQUEST",
-          request.rekey
-            ? `renewal: rekey is set but the CSR carries the key of certificate ${serialHex}`
-            : `renewal: rekey is not set but the CSR carries a key other than certificate ${serialHex}'s`,
-          { details: { ...details, serialHex, rekey: request.rekey } },
-        );
-      }
+      await assertRenewalOfIssued(request, issuer, `issued by EJBCA CA "${this.#options.certificateAuthorityName}"`);
       return this.#submit(request);
     });
   }
@@ -263,11 +230,7 @@ export class EjbcaCertificateAuthority implements CertificateAuthority {
    * `CA_WRONG_STATE` when EJBCA holds the revocation for approval; `CA_REJECTED` when it refuses.
    */
   async revoke(serialHex: string, reason: RevocationReason): Promise<void> {
-    if (!isRevocationReason(reason)) {
-      throw new CardwrightError("CA_INVALID_REQUEST", `"${String(reason)}" is not an RFC 5280 revocation reason`, {
-        details: { reason: String(reason) },
-      });
-    }
+    assertRevocationReason(reason);
     if (reason === "certificateHold") return this.suspend(serialHex);
     if (reason === "removeFromCRL") return this.unsuspend(serialHex);
     const answer = await this.#revokeCall(serialHex, reason);
@@ -383,14 +346,6 @@ export class EjbcaCertificateAuthority implements CertificateAuthority {
     return orderCaChain(blocks);
   }
 
-  #once(requestId: string, task: () => Promise<CaResult>): Promise<CaResult> {
-    const running = this.#inFlight.get(requestId);
-    if (running !== undefined) return running;
-    const promise = task().finally(() => this.#inFlight.delete(requestId));
-    this.#inFlight.set(requestId, promise);
-    return promise;
-  }
-
   #username(requestId: string): string {
     return `${this.#options.usernamePrefix ?? "cardwright-"}${requestId}`;
   }
@@ -414,14 +369,7 @@ export class EjbcaCertificateAuthority implements CertificateAuthority {
         { details },
       );
     }
-    try {
-      await readCertificationRequest(request.csr);
-    } catch (err) {
-      if (err instanceof CardwrightError) {
-        throw new CardwrightError(err.code, err.message, { details: { ...err.details, ...details }, cause: err.cause });
-      }
-      throw err;
-    }
+    await readSubmittedCertificationRequest(request.csr, details);
     const username = this.#username(request.requestId);
     const certificateProfileName = request.profile.caProfile ?? this.#options.certificateProfileName;
     const answer = await ejbcaCall(this.#options, "POST", "/v1/certificate/pkcs10enroll", {

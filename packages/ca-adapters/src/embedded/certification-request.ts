@@ -7,7 +7,7 @@
  * Input that is not a well-formed, correctly self-signed request throws `CA_INVALID_REQUEST`;
  * deciding whether a good request is acceptable is the job of `issuance-rules.ts`.
  */
-import { CardwrightError } from "@cardwright/core";
+import { CardwrightError, type ErrorDetails } from "@cardwright/core";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { ExtensionOid, Pkcs9Oid, PublicKeyOid } from "../oids.js";
@@ -114,4 +114,23 @@ export async function readCertificationRequest(der: Uint8Array): Promise<Certifi
     publicKey,
     ...(subjectAltName === undefined ? {} : { subjectAltName }),
   };
+}
+
+/**
+ * {@link readCertificationRequest} for a submitted request: its errors also carry `details`
+ * (the request's id), so the operator can tell which request was refused.
+ * @throws CardwrightError `CA_INVALID_REQUEST` as {@link readCertificationRequest}.
+ */
+export async function readSubmittedCertificationRequest(
+  der: Uint8Array,
+  details: ErrorDetails,
+): Promise<CertificationRequestInfo> {
+  try {
+    return await readCertificationRequest(der);
+  } catch (err) {
+    if (err instanceof CardwrightError) {
+      throw new CardwrightError(err.code, err.message, { details: { ...err.details, ...details }, cause: err.cause });
+    }
+    throw err;
+  }
 }

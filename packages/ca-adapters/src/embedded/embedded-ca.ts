@@ -19,10 +19,10 @@ import {
   type RenewalRequest,
   type RenewalSupport,
   type RevocationReason,
-  spkiEquals,
 } from "@cardwright/core";
 import type * as pkijs from "pkijs";
 import { toPem } from "../pem.js";
+import { assertPreviousSerial, assertRekeyMatchesCsr } from "../renewal-checks.js";
 import { type CaIdentity, loadCaIdentity, publicKeyInfoOf, signCaCertificate } from "./ca-certificate.js";
 import { caPaths, prepareCaDirectory, readCaMaterial, writeCaMaterial } from "./ca-directory.js";
 import { type CaKeyAlgorithm, exportPkcs8, generateCaKeyPair, isCaKeyAlgorithm, signatureHash } from "./ca-key.js";
@@ -41,7 +41,7 @@ import { signCrl } from "./certificate-signer.js";
 import { type CertificationRequestInfo, readCertificationRequest } from "./certification-request.js";
 import { signEndEntityCertificate } from "./end-entity-certificate.js";
 import { assertValidProfile, issuanceRuleViolation } from "./issuance-rules.js";
-import { CrlReasonCode, isRevocationReason } from "./revocation-reason.js";
+import { assertRevocationReason, CrlReasonCode } from "./revocation-reason.js";
 import { normalizeSerialHex, randomSerialNumber, serialToHex } from "./serial-number.js";
 import { validityWindow } from "./validity.js";
 
@@ -376,14 +376,7 @@ export class EmbeddedCa implements CertificateAuthority {
         cause,
       });
     }
-    const serialHex = normalizeSerialHex(request.previousSerialHex);
-    if (previous.serialHex !== serialHex) {
-      throw new CardwrightError(
-        "CA_INVALID_REQUEST",
-        `renewal: previousSerialHex ${serialHex} is not the serial of previousCertificate (${previous.serialHex})`,
-        { details: { ...details, serialHex } },
-      );
-    }
+    const serialHex = assertPreviousSerial(previous, request.previousSerialHex, details);
     const record = this.#issuedRecord(state, serialHex);
     if (record.der !== base64(request.previousCertificate)) {
       throw new CardwrightError(
@@ -421,17 +414,9 @@ export class EmbeddedCa implements CertificateAuthority {
       }
       throw err;
     }
-    if (
-      renewal !== undefined &&
-      spkiEquals(new Uint8Array(info.publicKeyInfo.toSchema().toBER(false)), renewal.spki) === renewal.rekey
-    ) {
-      throw new CardwrightError(
-        "CA_INVALID_REQUEST",
-        renewal.rekey
-          ? `renewal: rekey is set but the CSR carries the key of certificate ${renewal.serialHex}`
-          : `renewal: rekey is not set but the CSR carries a key other than certificate ${renewal.serialHex}'s`,
-        { details: { ...details, serialHex: renewal.serialHex, rekey: renewal.rekey } },
-      );
+    if (renewal !== undefined) {
+      const csrSpki = new Uint8Array(info.publicKeyInfo.toSchema().toBER(false));
+      assertRekeyMatchesCsr(csrSpki, renewal.spki, renewal.rekey, renewal.serialHex, details);
     }
     const result = await this.#store.update(async (state) => {
       // Another process may have taken this requestId since the read above.
@@ -550,11 +535,7 @@ export class EmbeddedCa implements CertificateAuthority {
    * @throws CardwrightError `CA_UNKNOWN_CERTIFICATE` for a serial this CA did not issue.
    */
   async revoke(serialHex: string, reason: RevocationReason): Promise<void> {
-    if (!isRevocationReason(reason)) {
-      throw new CardwrightError("CA_INVALID_REQUEST", `"${String(reason)}" is not an RFC 5280 revocation reason`, {
-        details: { reason: String(reason) },
-      });
-    }
+    assertRevocationReason(reason);
     if (reason === "certificateHold") return this.suspend(serialHex);
     if (reason === "removeFromCRL") return this.unsuspend(serialHex);
     await this.#store.update((state) => {

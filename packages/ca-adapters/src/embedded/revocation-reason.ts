@@ -1,5 +1,5 @@
 /** CRLReason codes (RFC 5280 §5.3.1) by the names the `CertificateAuthority` port uses. */
-import type { RevocationReason } from "@cardwright/core";
+import { CardwrightError, type RevocationReason } from "@cardwright/core";
 
 /** RFC 5280 §5.3.1 `CRLReason ::= ENUMERATED`; value 7 is unused by the standard. */
 export const CrlReasonCode: Readonly<Record<RevocationReason, number>> = {
@@ -18,4 +18,17 @@ export const CrlReasonCode: Readonly<Record<RevocationReason, number>> = {
 /** True when `value` is a {@link RevocationReason} name. */
 export function isRevocationReason(value: unknown): value is RevocationReason {
   return typeof value === "string" && Object.hasOwn(CrlReasonCode, value);
+}
+
+/**
+ * Check that `reason` is a {@link RevocationReason} name before it reaches a CA; callers in
+ * plain JavaScript can pass anything.
+ * @throws CardwrightError `CA_INVALID_REQUEST` when it is not an RFC 5280 §5.3.1 reason.
+ */
+export function assertRevocationReason(reason: unknown): asserts reason is RevocationReason {
+  if (!isRevocationReason(reason)) {
+    throw new CardwrightError("CA_INVALID_REQUEST", `"${String(reason)}" is not an RFC 5280 revocation reason`, {
+      details: { reason: String(reason) },
+    });
+  }
 }

@@ -9,8 +9,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./net.js";
 import { type OpensslWorkspace, opensslWorkspace } from "./openssl.js";
 
 export interface Pebble {
@@ -27,17 +27,6 @@ export interface Pebble {
   /** GET on the management interface (pebble-specific, not RFC 8555). */
   manage(path: string): Promise<{ status: number; body: string }>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
 }
 
 export function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {

@@ -13,9 +13,9 @@
  */
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
-import { readCmcFullPkiRequest } from "@cardwright/core";
 import { makeTlsMaterial } from "./acme-pebble.js";
+import { verifiedCmcCsr } from "./cmc-agent.js";
+import { startLocalHttpsServer } from "./https-server.js";
 import { type OpensslWorkspace, opensslWorkspace } from "./openssl.js";
 import { createOpensslCa, type OpensslCa, pem } from "./openssl-ca.js";
 
@@ -145,24 +145,6 @@ export async function startAdcsServer(): Promise<AdcsServer> {
     return request;
   };
 
-  /** Check a CMC request's signature with openssl and take its PKCS#10 out; undefined when it does not verify. */
-  const unwrapCmc = async (cmc: Uint8Array): Promise<Uint8Array | undefined> => {
-    await ws.write("cmc.der", cmc);
-    const verified = await ws.run(
-      "cms",
-      "-verify",
-      "-inform",
-      "DER",
-      "-in",
-      "cmc.der",
-      "-noverify",
-      "-out",
-      "/dev/null",
-    );
-    if (verified.code !== 0) return undefined;
-    return new Uint8Array(readCmcFullPkiRequest(cmc).requests[0]?.csr ?? []);
-  };
-
   const rstrc = async (request: CaRequest): Promise<string> => {
     const issued =
       request.certificate === undefined
@@ -203,7 +185,7 @@ export async function startAdcsServer(): Promise<AdcsServer> {
       record.template = template;
       let csr: Uint8Array = new Uint8Array(Buffer.from(token[2] as string, "base64"));
       if (token[1] === PKCS7) {
-        const inner = await unwrapCmc(csr);
+        const inner = await verifiedCmcCsr(ws, csr);
         if (inner === undefined) return [500, fault("The CMC signature does not verify.")];
         csr = inner;
       }
@@ -255,7 +237,7 @@ export async function startAdcsServer(): Promise<AdcsServer> {
       const raw = new Uint8Array(Buffer.from(form.get("CertRequest") ?? "", "base64"));
       // certfnsh.asp takes PKCS#10 or CMC alike; a ContentInfo (SignedData) is the CMC form.
       const signedData = Buffer.from(raw.subarray(0, 20)).includes(Buffer.from("06092a864886f70d010702", "hex"));
-      const csr = signedData ? await unwrapCmc(raw) : raw;
+      const csr = signedData ? await verifiedCmcCsr(ws, raw) : raw;
       const request = await decide(template, csr ?? new Uint8Array());
       if (request.status === "issued") {
         return [
@@ -357,18 +339,15 @@ export async function startAdcsServer(): Promise<AdcsServer> {
     return reply(404, "text/plain", "not found");
   };
 
-  const server: Server = createServer({ cert: await readFile(tls.cert), key: await readFile(tls.key) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      handle(req, res, Buffer.concat(chunks).toString("utf8")).catch((err: unknown) => {
+  const server = await startLocalHttpsServer(
+    { cert: await readFile(tls.cert), key: await readFile(tls.key) },
+    (req, res, body) => {
+      handle(req, res, body.toString("utf8")).catch((err: unknown) => {
         res.writeHead(500, { "content-type": "text/plain" }).end(String(err));
       });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  origin = `https://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`;
+    },
+  );
+  origin = server.origin;
   return {
     origin,
     tlsCa: tls.caPem,
@@ -394,8 +373,7 @@ export async function startAdcsServer(): Promise<AdcsServer> {
     },
     workspace: ws,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await ws.dispose();
     },
   };

@@ -7,11 +7,11 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fromPem } from "../../src/index.js";
+import { freePort } from "./net.js";
 
 const run = promisify(execFile);
 
@@ -55,17 +55,6 @@ CREATE TABLE ocsp_responses (
   expiry                   timestamp,
   PRIMARY KEY(serial_number, authority_key_identifier)
 );`;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject()));
-    });
-  });
-}
 
 function signingConfig(): string {
   const usages = ["digital signature", "client auth"];

@@ -26,7 +26,7 @@ import type { TLSSocket } from "node:tls";
 import { promisify } from "node:util";
 import type { RevocationReason } from "@cardwright/core";
 import { EmbeddedCa, fromPem, toPem } from "../../src/index.js";
-import { freePort } from "./cfssl-server.js";
+import { freePort } from "./net.js";
 
 const run = promisify(execFile);
 

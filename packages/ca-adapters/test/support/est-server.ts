@@ -14,12 +14,12 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
-import { readCmcFullPkiRequest } from "@cardwright/core";
 import * as asn1js from "asn1js";
 import { makeTlsMaterial } from "./acme-pebble.js";
+import { verifiedCmcCsr } from "./cmc-agent.js";
+import { startLocalHttpsServer } from "./https-server.js";
 import { type OpensslWorkspace, opensslWorkspace } from "./openssl.js";
 import { createOpensslCa } from "./openssl-ca.js";
 
@@ -138,20 +138,9 @@ export async function startEstServer(): Promise<EstServer> {
     let csr = new Uint8Array(Buffer.from(text, "base64"));
     if (operation === "fullcmc") {
       // §4.3.1: check the agent's signature with openssl, then take the PKCS#10 out of the PKIData.
-      await ws.write("fullcmc.der", csr);
-      const verified = await ws.run(
-        "cms",
-        "-verify",
-        "-inform",
-        "DER",
-        "-in",
-        "fullcmc.der",
-        "-noverify",
-        "-out",
-        "/dev/null",
-      );
-      if (verified.code !== 0) return send(res, 400, "text/plain", "the CMC request signature does not verify");
-      csr = new Uint8Array(readCmcFullPkiRequest(csr).requests[0]?.csr ?? []);
+      const inner = await verifiedCmcCsr(ws, csr);
+      if (inner === undefined) return send(res, 400, "text/plain", "the CMC request signature does not verify");
+      csr = inner;
       if (label === "cmcfail") {
         const failed = await ca.cmsSign(
           pkiResponseFailed("the enrollment agent may not request this profile"),
@@ -193,7 +182,7 @@ export async function startEstServer(): Promise<EstServer> {
     );
   };
 
-  const server: Server = createServer(
+  const server = await startLocalHttpsServer(
     {
       cert: await readFile(tls.cert),
       key: await readFile(tls.key),
@@ -201,35 +190,28 @@ export async function startEstServer(): Promise<EstServer> {
       requestCert: true,
       rejectUnauthorized: false,
     },
-    (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        handle(req, res, Buffer.concat(chunks)).then(
-          (status) => {
-            const socket = req.socket as TLSSocket;
-            exchanges.push({
-              method: req.method ?? "",
-              path: req.url ?? "",
-              contentType: req.headers["content-type"],
-              transferEncoding: req.headers["content-transfer-encoding"] as string | undefined,
-              basicUser: basicUser(req.headers.authorization)?.split(":")[0],
-              clientCertSubject: socket.authorized ? (socket.getPeerCertificate().subject?.CN as string) : undefined,
-              status,
-            });
-          },
-          (err: unknown) => {
-            res.writeHead(500).end(String(err));
-          },
-        );
-      });
+    (req, res, body) => {
+      handle(req, res, body).then(
+        (status) => {
+          const socket = req.socket as TLSSocket;
+          exchanges.push({
+            method: req.method ?? "",
+            path: req.url ?? "",
+            contentType: req.headers["content-type"],
+            transferEncoding: req.headers["content-transfer-encoding"] as string | undefined,
+            basicUser: basicUser(req.headers.authorization)?.split(":")[0],
+            clientCertSubject: socket.authorized ? (socket.getPeerCertificate().subject?.CN as string) : undefined,
+            status,
+          });
+        },
+        (err: unknown) => {
+          res.writeHead(500).end(String(err));
+        },
+      );
     },
   );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
   return {
-    baseUrl: `https://127.0.0.1:${port}`,
+    baseUrl: server.origin,
     tlsCa: tls.caPem,
     clientCertificate: await readFile(join(ws.dir, "client.pem"), "utf8"),
     clientKey: await readFile(join(ws.dir, "client.key"), "utf8"),
@@ -250,8 +232,7 @@ export async function startEstServer(): Promise<EstServer> {
     },
     workspace: ws,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await ws.dispose();
     },
   };

@@ -38,6 +38,7 @@ import {
   type RetireInput,
   retireMachine,
 } from "../workflows/retire-machine.js";
+import { assertResumingOnCard, requireCard, requireOperation } from "../workflows/step-preconditions.js";
 import { assertTransition, transitionTable } from "./card-state-transitions.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "./lifecycle-permissions.js";
 
@@ -225,20 +226,7 @@ export class LifecycleOperations {
             },
           );
         }
-        if (options.device.identity.serial !== card.deviceSerial) {
-          throw new CardwrightError(
-            "DEVICE_MISMATCH",
-            `operation ${operationId} is for card serial ${card.deviceSerial}, but the reader holds serial ${options.device.identity.serial}`,
-            {
-              details: {
-                operationId,
-                cardId: card.id,
-                deviceSerial: options.device.identity.serial,
-                expectedSerial: card.deviceSerial,
-              },
-            },
-          );
-        }
+        assertResumingOnCard(operationId, card, options.device.identity.serial);
       }
       await this.#d.auditLog.append({
         actor: options.actor.id,
@@ -455,12 +443,7 @@ export class LifecycleOperations {
   }
 
   async #resumable(operationId: string): Promise<OperationRecord> {
-    const operation = await this.#d.store.operations.get(operationId);
-    if (operation === null) {
-      throw new CardwrightError("STORE_NOT_FOUND", `operation ${operationId} does not exist`, {
-        details: { recordKind: "operation", recordId: operationId },
-      });
-    }
+    const operation = await requireOperation(this.#d.store, operationId);
     const machine = MACHINES[operation.machineId];
     if (machine === undefined) {
       throw new CardwrightError(
@@ -492,14 +475,8 @@ export class LifecycleOperations {
     return CardLeaseKeeper.acquire(this.#d.store, cardId, this.#d.leaseOwner, this.#d.leaseTtlMs, this.#d.logger);
   }
 
-  async #requireCard(cardId: string): Promise<CardRecord> {
-    const card = await this.#d.store.cards.get(cardId);
-    if (card === null) {
-      throw new CardwrightError("STORE_NOT_FOUND", `card ${cardId} does not exist`, {
-        details: { recordKind: "card", recordId: cardId, cardId },
-      });
-    }
-    return card;
+  #requireCard(cardId: string): Promise<CardRecord> {
+    return requireCard(this.#d.store, cardId);
   }
 }
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { type AnyEventObject, createActor } from "xstate";
 import { getSimplePaths } from "xstate/graph";
+import { actorDone, actorError } from "../../test/support/actor-events.js";
 import { CardwrightError } from "../errors.js";
 import {
   type CertificateStatusContext,
@@ -33,11 +34,9 @@ const target = (slot: string): CertificateTarget => ({
   done: false,
 });
 
-const done = (id: string, output: unknown = undefined): AnyEventObject => ({ type: `xstate.done.actor.${id}`, output });
-const error = (id: string): AnyEventObject => ({
-  type: `xstate.error.actor.${id}`,
-  error: new CardwrightError("CA_UNAVAILABLE", "the CA did not answer"),
-});
+const done = actorDone;
+const error = (id: string): AnyEventObject =>
+  actorError(id, new CardwrightError("CA_UNAVAILABLE", "the CA did not answer"));
 
 function eventsFor(snapshot: { value: unknown; context: CertificateStatusContext }): AnyEventObject[] {
   const state = String(snapshot.value);

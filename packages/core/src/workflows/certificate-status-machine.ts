@@ -15,13 +15,14 @@
  * with the certificates not yet done — a certificate recorded as done is never sent to the CA
  * again.
  */
-import { assign, fromPromise, setup } from "xstate";
+import { assign, setup } from "xstate";
 import type { CardState } from "../domain/card.js";
 import type { ActorKind } from "../domain/policy.js";
 import { CardwrightError, type SerializedError } from "../errors.js";
 import type { RevocationReason } from "../ports/certificate-authority.js";
 import type { SlotId } from "../ports/device.js";
 import { serializeStepError } from "./issue-machine.js";
+import { providedStep } from "./provided-step.js";
 
 /** Machine id stored with every persisted snapshot. */
 export const CERTIFICATE_STATUS_MACHINE_ID = "certificate-status";
@@ -84,16 +85,8 @@ export interface CertificateTargetsInput extends CertificateStatusInput {
 /** Events from outside: `RESUME` continues an interrupted operation. */
 export type CertificateStatusEvent = { type: "RESUME" };
 
-function notProvided(name: string): never {
-  throw new CardwrightError(
-    "WORKFLOW_STATE",
-    `certificate-status step ${name} has no implementation; the facade provides it with machine.provide({ actors })`,
-    { details: { step: name } },
-  );
-}
-
 function step<TInput, TOutput>(name: string) {
-  return fromPromise<TOutput, TInput>(async () => notProvided(name));
+  return providedStep<TInput, TOutput>("certificate-status", name);
 }
 
 function baseInput(c: CertificateStatusContext): CertificateStatusInput {

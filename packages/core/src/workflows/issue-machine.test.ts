@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { AnyEventObject } from "xstate";
 import { createActor } from "xstate";
 import { getSimplePaths } from "xstate/graph";
-import { CardwrightError } from "../errors.js";
+import { actorDone, actorError } from "../../test/support/actor-events.js";
 import { type IssueContext, issueMachine, type TemplatePlan } from "./issue-machine.js";
 
 const input = {
@@ -30,11 +30,8 @@ const plan = (templateId: string, slot: string): TemplatePlan => ({
   status: "planned",
 });
 
-const done = (id: string, output: unknown = undefined): AnyEventObject => ({ type: `xstate.done.actor.${id}`, output });
-const error = (id: string): AnyEventObject => ({
-  type: `xstate.error.actor.${id}`,
-  error: new CardwrightError("APDU_CARD_REMOVED", "the card was removed from the reader"),
-});
+const done = actorDone;
+const error = (id: string): AnyEventObject => actorError(id);
 
 /** Events that can happen in each state: the step's possible outcomes. */
 function eventsFor(snapshot: { value: unknown; context: IssueContext }): AnyEventObject[] {

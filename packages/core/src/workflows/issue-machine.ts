@@ -13,10 +13,11 @@
  * operation obtained (cessationOfOperation) and puts the card back in its previous state; a
  * rollback that cannot reach the CA waits in `rollbackPending` for `RESUME`.
  */
-import { assign, fromPromise, setup } from "xstate";
+import { assign, setup } from "xstate";
 import type { CardState } from "../domain/card.js";
 import { CardwrightError, type SerializedError } from "../errors.js";
 import type { KeyAlgorithm, SlotId } from "../ports/device.js";
+import { providedStep } from "./provided-step.js";
 
 /** Machine id and version stored with every persisted snapshot; a mismatch is refused on resume. */
 export const ISSUE_MACHINE_ID = "issue";
@@ -124,17 +125,9 @@ export interface RollbackOutput {
 /** Events from outside: `RESUME` leaves `pending` (re-poll the CA) and `rollbackPending` (retry). */
 export type IssueEvent = { type: "RESUME" };
 
-function notProvided(name: string): never {
-  throw new CardwrightError(
-    "WORKFLOW_STATE",
-    `issue step ${name} has no implementation; the facade provides it with machine.provide({ actors })`,
-    { details: { step: name } },
-  );
-}
-
 /** Declares a step actor's input and output; the facade provides its implementation. */
 function step<TInput, TOutput>(name: string) {
-  return fromPromise<TOutput, TInput>(async () => notProvided(name));
+  return providedStep<TInput, TOutput>("issue", name);
 }
 
 function cardInput(context: IssueContext): CardStepInput {

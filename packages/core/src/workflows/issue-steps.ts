@@ -35,6 +35,12 @@ import type {
   TemplatesStepInput,
 } from "./issue-machine.js";
 import { type CaRetryOptions, retryCa } from "./retry-ca.js";
+import {
+  assertCardHeldBy,
+  assertDeviceIsCard,
+  requireCard,
+  requireCertificateAuthority,
+} from "./step-preconditions.js";
 
 /** What the steps need, all injected. */
 export interface IssueDependencies {
@@ -66,14 +72,8 @@ export class IssueSteps {
 
   // ---------------------------------------------------------------- helpers
 
-  async #card(cardId: string, store: Store = this.#d.store): Promise<CardRecord> {
-    const card = await store.cards.get(cardId);
-    if (card === null) {
-      throw new CardwrightError("STORE_NOT_FOUND", `card ${cardId} does not exist`, {
-        details: { recordKind: "card", recordId: cardId, cardId },
-      });
-    }
-    return card;
+  #card(cardId: string, store: Store = this.#d.store): Promise<CardRecord> {
+    return requireCard(store, cardId);
   }
 
   async #user(userId: string): Promise<DirectoryUser> {
@@ -101,13 +101,7 @@ export class IssueSteps {
   }
 
   #ca(caId: string): CertificateAuthority {
-    const ca = this.#d.certificateAuthorities.get(caId);
-    if (ca === undefined) {
-      throw new CardwrightError("CONFIG_INVALID", `no certificate authority with id ${caId} is configured`, {
-        details: { caId },
-      });
-    }
-    return ca;
+    return requireCertificateAuthority(this.#d.certificateAuthorities, caId);
   }
 
   /** A CA call, retried while the CA is unavailable (adapters are idempotent on our request id). */
@@ -283,25 +277,8 @@ export class IssueSteps {
   /** Check the device is the card of the record, the operation owns the card, and the device can do what the policy asks. */
   async connectCard(input: CardStepInput & { templates: TemplatePlan[] }): Promise<void> {
     const card = await this.#card(input.cardId);
-    const identity = this.session.device.identity;
-    if (identity.serial !== card.deviceSerial) {
-      throw new CardwrightError(
-        "DEVICE_MISMATCH",
-        `the device in the reader (serial ${identity.serial}) is not card ${card.id} (serial ${card.deviceSerial})`,
-        {
-          details: { cardId: card.id, deviceSerial: identity.serial, expectedSerial: card.deviceSerial },
-        },
-      );
-    }
-    if (card.pendingOperationId !== input.operationId) {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `card ${card.id} is held by operation ${card.pendingOperationId ?? "none"}, not ${input.operationId}`,
-        {
-          details: { cardId: card.id, operationId: input.operationId },
-        },
-      );
-    }
+    assertDeviceIsCard(card, this.session.device.identity.serial);
+    assertCardHeldBy(card, input.operationId);
     const policy = this.#policy(input);
     const templates = input.templates.map((p) => this.#template(policy, p.templateId));
     this.#d.policies.checkDevice(policy, this.session.device.capabilities, templates);

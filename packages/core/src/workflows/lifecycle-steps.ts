@@ -21,6 +21,12 @@ import type {
 } from "./certificate-status-machine.js";
 import type { DeviceSession } from "./device-session.js";
 import type { RetireStepInput, retireMachine, WipeMethod } from "./retire-machine.js";
+import {
+  assertCardHeldBy,
+  assertDeviceIsCard,
+  requireCard,
+  requireCertificateAuthority,
+} from "./step-preconditions.js";
 
 /** What the lifecycle steps need, all injected. */
 export interface LifecycleDependencies {
@@ -54,37 +60,19 @@ export class LifecycleSteps {
     this.session = session;
   }
 
-  async #card(cardId: string, store: Store = this.#d.store): Promise<CardRecord> {
-    const card = await store.cards.get(cardId);
-    if (card === null) {
-      throw new CardwrightError("STORE_NOT_FOUND", `card ${cardId} does not exist`, {
-        details: { recordKind: "card", recordId: cardId, cardId },
-      });
-    }
-    return card;
+  #card(cardId: string, store: Store = this.#d.store): Promise<CardRecord> {
+    return requireCard(store, cardId);
   }
 
   /** The card, checked to be held by this operation. */
   async #heldCard(input: BaseInput, store: Store = this.#d.store): Promise<CardRecord> {
     const card = await this.#card(input.cardId, store);
-    if (card.pendingOperationId !== input.operationId) {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `card ${card.id} is held by operation ${card.pendingOperationId ?? "none"}, not ${input.operationId}`,
-        { details: { cardId: card.id, operationId: input.operationId } },
-      );
-    }
+    assertCardHeldBy(card, input.operationId);
     return card;
   }
 
   #ca(caId: string): CertificateAuthority {
-    const ca = this.#d.certificateAuthorities.get(caId);
-    if (ca === undefined) {
-      throw new CardwrightError("CONFIG_INVALID", `no certificate authority with id ${caId} is configured`, {
-        details: { caId },
-      });
-    }
-    return ca;
+    return requireCertificateAuthority(this.#d.certificateAuthorities, caId);
   }
 
   #session(): DeviceSession {
@@ -242,14 +230,7 @@ export class LifecycleSteps {
   /** The device is the card of the record, and the operation holds the card. */
   async connectCard(input: RetireStepInput): Promise<void> {
     const card = await this.#heldCard(input);
-    const identity = this.#session().device.identity;
-    if (identity.serial !== card.deviceSerial) {
-      throw new CardwrightError(
-        "DEVICE_MISMATCH",
-        `the device in the reader (serial ${identity.serial}) is not card ${card.id} (serial ${card.deviceSerial})`,
-        { details: { cardId: card.id, deviceSerial: identity.serial, expectedSerial: card.deviceSerial } },
-      );
-    }
+    assertDeviceIsCard(card, this.#session().device.identity.serial);
   }
 
   /** Authenticate as the card's administrator (its stored credential, else the factory one). */

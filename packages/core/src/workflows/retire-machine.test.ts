@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { AnyEventObject } from "xstate";
 import { getSimplePaths } from "xstate/graph";
-import { CardwrightError } from "../errors.js";
+import { actorDone, actorError } from "../../test/support/actor-events.js";
 import { type RetireContext, retireMachine } from "./retire-machine.js";
 
 const input = {
@@ -16,11 +16,8 @@ const input = {
   toState: "retired" as const,
 };
 
-const done = (id: string, output: unknown = undefined): AnyEventObject => ({ type: `xstate.done.actor.${id}`, output });
-const error = (id: string): AnyEventObject => ({
-  type: `xstate.error.actor.${id}`,
-  error: new CardwrightError("APDU_CARD_REMOVED", "the card was removed from the reader"),
-});
+const done = actorDone;
+const error = (id: string): AnyEventObject => actorError(id);
 
 function eventsFor(snapshot: { value: unknown }): AnyEventObject[] {
   const state = String(snapshot.value);

@@ -8,11 +8,12 @@
  * the wipe on, the operation stops in `interrupted` (operation `pending`) and `RESUME` — with the
  * card in the reader again — runs the remaining steps (a wipe is safe to repeat).
  */
-import { assign, fromPromise, setup } from "xstate";
+import { assign, setup } from "xstate";
 import type { CardState } from "../domain/card.js";
 import type { ActorKind } from "../domain/policy.js";
-import { CardwrightError, type SerializedError } from "../errors.js";
+import type { SerializedError } from "../errors.js";
 import { serializeStepError } from "./issue-machine.js";
+import { providedStep } from "./provided-step.js";
 
 /** Machine id stored with every persisted snapshot. */
 export const RETIRE_MACHINE_ID = "retire";
@@ -52,16 +53,8 @@ export interface RetireStepInput extends RetireInput {
 /** Events from outside: `RESUME` continues an interrupted retire. */
 export type RetireEvent = { type: "RESUME" };
 
-function notProvided(name: string): never {
-  throw new CardwrightError(
-    "WORKFLOW_STATE",
-    `retire step ${name} has no implementation; the facade provides it with machine.provide({ actors })`,
-    { details: { step: name } },
-  );
-}
-
 function step<TInput, TOutput>(name: string) {
-  return fromPromise<TOutput, TInput>(async () => notProvided(name));
+  return providedStep<TInput, TOutput>("retire", name);
 }
 
 function stepInput(c: RetireContext): RetireStepInput {
