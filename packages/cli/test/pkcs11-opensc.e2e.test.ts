@@ -11,18 +11,11 @@
  * with the management key; PIV key generation is only in piv-tool (PIV_EXT_AUTH_KEY). Issuing to
  * a PIV card therefore stays on the APDU path (PivDevice); a Pkcs11DeviceProvider over OpenSC
  * derives keyAlgorithms [] from that mechanism list.
- *
- * The last test drives the same module through cardwright's own Pkcs11DeviceProvider in this
- * process. That works because the virtual card answers from a worker thread: pkcs11js's
- * synchronous calls block this thread, not the card's.
  */
-
-import { createPublicKey, verify } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type IssueResult, parseCertificate } from "@cardwright/core";
-import { Pkcs11DeviceProvider } from "@cardwright/pkcs11";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openssl } from "./support/openssl.js";
 import { createPcscStack, type PcscStack } from "./support/pcsc-stack.js";
@@ -130,32 +123,5 @@ describe.sequential("OpenSC PKCS#11 on a virtual PIV card issued by cardwright",
     ]);
     expect(run.status, describeRun(run)).not.toBe(0);
     expect(run.stderr).toContain("C_CreateObject failed: rv = CKR_FUNCTION_NOT_SUPPORTED");
-  });
-
-  it("serves cardwright's own Pkcs11Device: identity, read-only capabilities, certificates and signing", async () => {
-    const provider = new Pkcs11DeviceProvider({ module: OPENSC });
-    try {
-      const [token] = await provider.list();
-      expect(token?.type).toBe("pkcs11");
-      const device = await provider.open({ serial: token?.serial as string });
-      try {
-        // OpenSC offers no key-pair generation on PIV: policy refuses issue on it before any I/O.
-        expect(device.capabilities.keyAlgorithms).toEqual([]);
-        const record = result.certificates.find((c) => c.slot === "9a");
-        const der = Buffer.from(record?.certificate as string, "base64");
-        expect(Buffer.from((await device.readCertificate("01")) as Uint8Array).equals(der)).toBe(true);
-        const listed = await device.listObjects();
-        expect(listed.map((o) => o.slot).sort()).toEqual(["01", "02"]);
-        await device.verifyPin(result.pin as string);
-        const data = new TextEncoder().encode("signed through Pkcs11Device over OpenSC");
-        const signature = await device.sign("01", "ECCP256", "SHA-256", data);
-        const key = createPublicKey({ key: Buffer.from(parseCertificate(der).spki), format: "der", type: "spki" });
-        expect(verify("sha256", data, key, signature)).toBe(true);
-      } finally {
-        await device.close();
-      }
-    } finally {
-      await provider.close();
-    }
   });
 });
