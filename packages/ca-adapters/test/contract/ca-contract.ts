@@ -40,7 +40,7 @@ import {
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeCsr, type TestKeyAlgorithm } from "../support/csr.js";
+import { generateTestKeys, makeCsr, type TestKeyAlgorithm } from "../support/csr.js";
 
 /** A capability the CA has (`true`) or lacks, with the reason shown in the test name. */
 export type ContractCapability = true | { unsupported: string };
@@ -112,20 +112,6 @@ export interface CaContractHarness {
 }
 
 const engine = new pkijs.CryptoEngine({ name: "webcrypto", crypto: globalThis.crypto });
-
-const KEY_GEN: Record<ContractKeyAlgorithm, { params: EcKeyGenParams | RsaHashedKeyGenParams; hash: string }> = {
-  ECCP256: { params: { name: "ECDSA", namedCurve: "P-256" }, hash: "SHA-256" },
-  ECCP384: { params: { name: "ECDSA", namedCurve: "P-384" }, hash: "SHA-384" },
-  RSA2048: {
-    params: {
-      name: "RSASSA-PKCS1-v1_5",
-      modulusLength: 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    hash: "SHA-256",
-  },
-};
 
 const REASON_BY_CODE: Readonly<Record<number, RevocationReason>> = {
   0: "unspecified",
@@ -250,11 +236,7 @@ export function describeCertificateAuthorityContract(name: string, harness: CaCo
     return fx;
   };
   const requestId = (label: string) => `contract-${run}-${label}-${++counter}`;
-  const newKeys = async () =>
-    (await globalThis.crypto.subtle.generateKey(KEY_GEN[keyAlgorithm].params, true, [
-      "sign",
-      "verify",
-    ])) as CryptoKeyPair;
+  const newKeys = () => generateTestKeys(keyAlgorithm);
   const csrFor = async (label: string, keys: CryptoKeyPair): Promise<Uint8Array> => {
     const f = fixture();
     if (f.csr !== undefined) return f.csr({ label, keys, keyAlgorithm });

@@ -76,12 +76,18 @@ function subjectAltNames(upn: string | undefined, email: string | undefined): as
   return new asn1js.Sequence({ value: names });
 }
 
+/** A fresh, extractable WebCrypto signing key pair of `algorithm`. */
+export async function generateTestKeys(algorithm: TestKeyAlgorithm): Promise<CryptoKeyPair> {
+  return (await globalThis.crypto.subtle.generateKey(KEY_PARAMS[algorithm].params, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
+}
+
 /** Generate a key pair (unless `options.keys` is given) and a self-signed PKCS#10 request for it. */
 export async function makeCsr(options: TestCsrOptions): Promise<TestCsr> {
   const spec = KEY_PARAMS[options.keyAlgorithm];
-  const keys =
-    options.keys ??
-    ((await globalThis.crypto.subtle.generateKey(spec.params, true, ["sign", "verify"])) as CryptoKeyPair);
+  const keys = options.keys ?? (await generateTestKeys(options.keyAlgorithm));
   const request = new pkijs.CertificationRequest();
   request.subject = options.subject === "" ? new pkijs.RelativeDistinguishedNames() : parseName(options.subject);
   await request.subjectPublicKeyInfo.importKey(keys.publicKey, engine);
