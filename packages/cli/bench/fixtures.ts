@@ -19,7 +19,7 @@ import {
   type Store,
 } from "@cardwright/core";
 import { InMemoryDirectory } from "@cardwright/core/testing";
-import { PivDevice } from "@cardwright/pcsc";
+import { type ApduTransport, PivDevice } from "@cardwright/pcsc";
 import { InMemoryTransport, VirtualPivCard } from "@cardwright/simulator";
 import { DEMO_CA_ID, sampleUsers, staffPivPolicy } from "../src/index.js";
 
@@ -127,10 +127,12 @@ export async function issueOn(
   cardwright: Cardwright,
   blank: BlankCard,
   userId: string,
-  options: { extendedLength?: boolean } = {},
+  options: { extendedLength?: boolean; transport?: ApduTransport } = {},
 ): Promise<IssuedCard> {
   const marks: IssuedCard["marks"] = [];
-  const device = await PivDevice.open(blank.transport, { extendedLength: options.extendedLength ?? false });
+  const device = await PivDevice.open(options.transport ?? blank.transport, {
+    extendedLength: options.extendedLength ?? false,
+  });
   try {
     const result = await cardwright.issueCard({
       userId,
