@@ -3,18 +3,22 @@
  * meters the wall time the call took, so the SDK's own share of an issue can be isolated.
  */
 import type {
+  AgentTaskRepository,
+  ApprovalRepository,
   AuditRepository,
   CaResult,
   CardRepository,
   CertificateAuthority,
   CertificateRepository,
   CertificateRequest,
+  DocumentRepository,
   LeaseRepository,
   OperationRepository,
   RenewalRequest,
   RenewalSupport,
   RequestRepository,
   RevocationReason,
+  SecurityAnswersRepository,
   Store,
 } from "@cardwright/core";
 import type { ApduTransport, TransmitOptions } from "@cardwright/pcsc";
@@ -150,6 +154,10 @@ export class TimedStore implements Store {
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
   readonly leases: LeaseRepository;
+  readonly approvals: ApprovalRepository;
+  readonly documents: DocumentRepository;
+  readonly agentTasks: AgentTaskRepository;
+  readonly securityAnswers: SecurityAnswersRepository;
   /** Calls so far, shared with the stores handed to transactions. */
   readonly counts: StoreCallCounts;
   readonly #inner: Store;
@@ -165,6 +173,10 @@ export class TimedStore implements Store {
     this.operations = metered(inner.operations, meter, counts);
     this.audit = metered(inner.audit, meter, counts);
     this.leases = metered(inner.leases, meter, counts);
+    this.approvals = metered(inner.approvals, meter, counts);
+    this.documents = metered(inner.documents, meter, counts);
+    this.agentTasks = metered(inner.agentTasks, meter, counts);
+    this.securityAnswers = metered(inner.securityAnswers, meter, counts);
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

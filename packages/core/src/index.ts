@@ -16,6 +16,7 @@ export { Cardwright, DEFAULT_LEASE_TTL_MS, issueProgress, SERIAL_LEASE_PREFIX } 
 export type * from "./domain/audit.js";
 export type * from "./domain/card.js";
 export type * from "./domain/policy.js";
+export type * from "./domain/records.js";
 export * from "./errors.js";
 // Lifecycle: card state transitions, permissions, suspend/resume/revoke/retire (issue 7)
 export {

@@ -1,17 +1,27 @@
 /** The `Store` port's repositories over the tables of the initial migration. */
 import {
+  type AgentTaskQuery,
+  type AgentTaskRecord,
+  type AgentTaskRepository,
+  type ApprovalQuery,
+  type ApprovalRecord,
+  type ApprovalRepository,
   type CardQuery,
   type CardRecord,
   type CardRepository,
   type CertificateQuery,
   type CertificateRecord,
   type CertificateRepository,
+  type DocumentQuery,
+  type DocumentRecord,
+  type DocumentRepository,
   type OperationRecord,
   type OperationRepository,
   type RequestRecord,
   type RequestRepository,
   requireCertificateRecord,
   requireStoreInstant,
+  type SecurityAnswersRecord,
 } from "@cardwright/core";
 import { SqlRecordRepository, type TableSpec } from "./sql-record-repository.js";
 import { Conditions } from "./sql-values.js";
@@ -101,6 +111,83 @@ export class SqlOperationRepository extends SqlRecordRepository<OperationRecord>
     q: { cardId?: string; status?: OperationRecord["status"]; limit?: number } = {},
   ): Promise<OperationRecord[]> {
     const where = new Conditions().equals("card_id", q.cardId).equals("status", q.status);
+    return this.select(where, byCreation, q.limit);
+  }
+}
+
+/** `approvals`, queried by kind, status, user, card and operation. */
+export const approvalTable: TableSpec<ApprovalRecord> = {
+  table: "approvals",
+  kind: "approval",
+  columns: [
+    { name: "kind", value: (r) => r.kind },
+    { name: "status", value: (r) => r.status },
+    { name: "user_id", value: (r) => r.userId },
+    { name: "card_id", value: (r) => r.cardId ?? null },
+    { name: "operation_id", value: (r) => r.operationId ?? null },
+  ],
+};
+
+/** `documents`, queried by user, operation and status. */
+export const documentTable: TableSpec<DocumentRecord> = {
+  table: "documents",
+  kind: "document",
+  columns: [
+    { name: "user_id", value: (r) => r.userId },
+    { name: "operation_id", value: (r) => r.operationId ?? null },
+    { name: "status", value: (r) => r.status },
+  ],
+};
+
+/** `agent_tasks`, queried by device serials, card and status. */
+export const agentTaskTable: TableSpec<AgentTaskRecord> = {
+  table: "agent_tasks",
+  kind: "agent task",
+  columns: [
+    { name: "card_id", value: (r) => r.cardId },
+    { name: "device_serial", value: (r) => r.deviceSerial },
+    { name: "status", value: (r) => r.status },
+  ],
+};
+
+/** `security_answers`, by user id only. */
+export const securityAnswersTable: TableSpec<SecurityAnswersRecord> = {
+  table: "security_answers",
+  kind: "security answers",
+  columns: [],
+};
+
+/** Approvals, oldest first. */
+export class SqlApprovalRepository extends SqlRecordRepository<ApprovalRecord> implements ApprovalRepository {
+  async list(q: ApprovalQuery = {}): Promise<ApprovalRecord[]> {
+    const where = new Conditions()
+      .equals("kind", q.kind)
+      .equals("status", q.status)
+      .equals("user_id", q.userId)
+      .equals("card_id", q.cardId)
+      .equals("operation_id", q.operationId);
+    return this.select(where, byCreation, q.limit);
+  }
+}
+
+/** Documents, oldest first. */
+export class SqlDocumentRepository extends SqlRecordRepository<DocumentRecord> implements DocumentRepository {
+  async list(q: DocumentQuery = {}): Promise<DocumentRecord[]> {
+    const where = new Conditions()
+      .equals("user_id", q.userId)
+      .equals("operation_id", q.operationId)
+      .equals("status", q.status);
+    return this.select(where, byCreation, q.limit);
+  }
+}
+
+/** Agent tasks, oldest first: the order they were queued in. */
+export class SqlAgentTaskRepository extends SqlRecordRepository<AgentTaskRecord> implements AgentTaskRepository {
+  async list(q: AgentTaskQuery = {}): Promise<AgentTaskRecord[]> {
+    const where = new Conditions()
+      .anyOf("device_serial", q.deviceSerials)
+      .equals("card_id", q.cardId)
+      .equals("status", q.status);
     return this.select(where, byCreation, q.limit);
   }
 }

@@ -1,28 +1,41 @@
 /** The `Store` port over any {@link SqlExecutor}. */
 import {
+  type AgentTaskRepository,
+  type ApprovalRepository,
   type AuditRepository,
   type CardRepository,
   CardwrightError,
   type CertificateRepository,
   type Clock,
+  type DocumentRepository,
   type LeaseRepository,
   type OperationRepository,
   type RequestRepository,
+  type SecurityAnswersRecord,
+  type SecurityAnswersRepository,
   type Store,
 } from "@cardwright/core";
 import { SqlAuditRepository } from "./sql-audit-repository.js";
 import { toStoreError } from "./sql-errors.js";
 import type { SqlExecutor } from "./sql-executor.js";
 import { SqlLeaseRepository } from "./sql-lease-repository.js";
+import { SqlRecordRepository } from "./sql-record-repository.js";
 import {
+  agentTaskTable,
+  approvalTable,
   cardTable,
   certificateTable,
+  documentTable,
   operationTable,
   requestTable,
+  SqlAgentTaskRepository,
+  SqlApprovalRepository,
   SqlCardRepository,
   SqlCertificateRepository,
+  SqlDocumentRepository,
   SqlOperationRepository,
   SqlRequestRepository,
+  securityAnswersTable,
 } from "./sql-repositories.js";
 
 /** Options shared by the SQL stores. */
@@ -44,6 +57,10 @@ abstract class SqlRepositories {
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
   readonly leases: LeaseRepository;
+  readonly approvals: ApprovalRepository;
+  readonly documents: DocumentRepository;
+  readonly agentTasks: AgentTaskRepository;
+  readonly securityAnswers: SecurityAnswersRepository;
 
   constructor(executor: SqlExecutor, clock: Clock) {
     this.cards = new SqlCardRepository(executor, cardTable, clock);
@@ -52,6 +69,10 @@ abstract class SqlRepositories {
     this.operations = new SqlOperationRepository(executor, operationTable, clock);
     this.audit = new SqlAuditRepository(executor);
     this.leases = new SqlLeaseRepository(executor);
+    this.approvals = new SqlApprovalRepository(executor, approvalTable, clock);
+    this.documents = new SqlDocumentRepository(executor, documentTable, clock);
+    this.agentTasks = new SqlAgentTaskRepository(executor, agentTaskTable, clock);
+    this.securityAnswers = new SqlRecordRepository<SecurityAnswersRecord>(executor, securityAnswersTable, clock);
   }
 }
 

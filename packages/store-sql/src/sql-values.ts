@@ -31,6 +31,12 @@ export class Conditions {
     return this;
   }
 
+  /** Adds `column = ANY($n)` when `values` is defined (an empty list matches nothing). */
+  anyOf(column: string, values: readonly string[] | undefined): this {
+    if (values !== undefined) this.#parts.push(`${column} = ANY(${this.param([...values])}::text[])`);
+    return this;
+  }
+
   /** Adds a condition built around a fresh placeholder when `value` is defined. */
   where(value: unknown, build: (placeholder: string) => string): this {
     if (value !== undefined) this.#parts.push(build(this.param(value)));

@@ -29,7 +29,7 @@ export function itAppliesTheExpiryIndex(fresh: () => Promise<SqlExecutor>): void
     await certificate("c-revoked", "revoked", 5);
     await certificate("c-later", "written", 40);
 
-    expect(await migrate(executor, migrations)).toEqual([3]);
+    expect(await migrate(executor, migrations)).toEqual([3, 4]);
     const { rows } = await executor.query<{ indexdef: string }>(
       "SELECT indexdef FROM pg_indexes WHERE tablename = 'certificates' AND indexname = $1",
       [INDEX],

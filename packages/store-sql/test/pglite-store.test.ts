@@ -99,6 +99,7 @@ describe("PgliteStore", () => {
         { version: 1, name: "initial" },
         { version: 2, name: "card-leases" },
         { version: 3, name: "certificate-expiry-index" },
+        { version: 4, name: "workflow-records" },
       ]);
     } finally {
       await db.close();

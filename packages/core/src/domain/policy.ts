@@ -126,8 +126,48 @@ export interface CardStateTransition {
 /** Who runs an operation: a CMS operator, the card's user (self-service) or an automated agent. */
 export type ActorKind = "operator" | "user" | "agent";
 
-/** Lifecycle operations guarded by {@link Policy.permissions}. */
-export type LifecycleOperation = "suspend" | "resume" | "revoke" | "retire";
+/**
+ * Operations guarded by {@link Policy.permissions}, after the self-service and operator settings
+ * of commercial card management systems.
+ */
+export type LifecycleOperation =
+  /** Issue a card (for a user: self-service issue). */
+  | "issue"
+  /** Bind a device serial to a user ("add or assign a card"), so only that device is enrolled for them. */
+  | "bind"
+  /** Choose optional certificates of the policy on issue or update. */
+  | "select-optional"
+  /** Update the card to its (new) policy: add, remove and renew certificates. */
+  | "update"
+  /** Cancel an update in progress, restoring the card and its record. */
+  | "cancel-update"
+  /** Change the PIN, knowing the current one. */
+  | "change-pin"
+  /** Set a new PIN by the administrator credential or the vault-kept PUK (helpdesk reset). */
+  | "reset-pin"
+  /** Unblock a blocked PIN with the PUK. */
+  | "unblock-pin"
+  /** Answer an offline unblock challenge (helpdesk, after the user's security answers check out). */
+  | "offline-unblock"
+  /** Disable: put the card's certificates on hold. */
+  | "suspend"
+  /** Enable: release the hold. */
+  | "resume"
+  | "revoke"
+  /** Replace a lost, stolen, damaged or forgotten card. */
+  | "replace"
+  /** Clear (wipe) the card and record it retired. */
+  | "retire"
+  /** Register a third-party certificate found on the card. */
+  | "register-certificate"
+  /** See the card's administrator credential (PKCS#11 SO PIN); never granted by default. */
+  | "view-admin-pin"
+  /** As validation officer, approve or reject an issuance request. */
+  | "approve-issuance"
+  /** Approve or reject the documents a policy requires. */
+  | "approve-documents"
+  /** Queue an operation for the agent at the card's workstation. */
+  | "queue-task";
 
 /**
  * Grants `actor` kind the listed operations. `scope: "own"` (the default for users) limits the

@@ -99,7 +99,7 @@ export interface LifecycleResult {
   certificates: CertificateRecord[];
 }
 
-const TARGET_STATE: Record<LifecycleOperation, CardState> = {
+const TARGET_STATE: Record<"suspend" | "resume" | "revoke" | "retire", CardState> = {
   suspend: "suspended",
   resume: "active",
   revoke: "revoked",
@@ -288,7 +288,7 @@ export class LifecycleOperations {
    * transition table does not allow, before `run` starts the operation.
    */
   async #begin(
-    operation: LifecycleOperation,
+    operation: keyof typeof TARGET_STATE,
     cardId: string,
     actor: LifecycleActor,
     run: (card: CardRecord, lease: CardLeaseKeeper, policy: Policy | undefined) => Promise<LifecycleResult>,

@@ -35,11 +35,13 @@ function denial(fn: () => void) {
 describe("default lifecycle permissions", () => {
   const grants = DEFAULT_LIFECYCLE_PERMISSIONS;
 
-  it("let operators and agents run every operation on any card", () => {
+  it("let operators and agents run every operation on any card but see its admin PIN", () => {
     for (const kind of ["operator", "agent"] as const) {
-      for (const op of LIFECYCLE_OPERATIONS) {
+      for (const op of LIFECYCLE_OPERATIONS.filter((o) => o !== "view-admin-pin")) {
         expect(() => assertPermitted(grants, { id: "someone", kind }, op, card("active"))).not.toThrow();
       }
+      const err = denial(() => assertPermitted(grants, { id: "someone", kind }, "view-admin-pin", card("active")));
+      expect(err.details.permission).toBe(`${kind}:view-admin-pin:any:active`);
     }
   });
 

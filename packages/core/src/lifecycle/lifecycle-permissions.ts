@@ -20,18 +20,50 @@ export interface LifecycleActor {
 export const ACTOR_KINDS: readonly ActorKind[] = ["operator", "user", "agent"];
 
 /** Operations {@link Policy.permissions} guards. */
-export const LIFECYCLE_OPERATIONS: readonly LifecycleOperation[] = ["suspend", "resume", "revoke", "retire"];
+export const LIFECYCLE_OPERATIONS: readonly LifecycleOperation[] = [
+  "issue",
+  "bind",
+  "select-optional",
+  "update",
+  "cancel-update",
+  "change-pin",
+  "reset-pin",
+  "unblock-pin",
+  "offline-unblock",
+  "suspend",
+  "resume",
+  "revoke",
+  "replace",
+  "retire",
+  "register-certificate",
+  "view-admin-pin",
+  "approve-issuance",
+  "approve-documents",
+  "queue-task",
+];
+
+/** What no default grants: seeing a card's admin credential is for a named permission holder only. */
+const NEVER_BY_DEFAULT: readonly LifecycleOperation[] = ["view-admin-pin"];
+
+/** Operators' (and agents') default operations. */
+const STAFF_OPERATIONS = LIFECYCLE_OPERATIONS.filter((op) => !NEVER_BY_DEFAULT.includes(op));
 
 /**
  * Permissions when a policy gives none (or a card has no policy yet): operators and agents may
- * run every lifecycle operation on any card; a user may suspend, resume and revoke their own card
- * (the self-service answer to "I lost my card"), but not clear it — a policy that wants that grants
+ * run every operation but `view-admin-pin` on any card; a user may, on their own card, update it,
+ * choose optional certificates, change and unblock their PIN, and suspend, resume and revoke it
+ * (the self-service answer to "I lost my card") — but not issue (self-service issue), bind, clear
+ * or replace it: a policy that wants those grants them, e.g.
  * `{ actor: "user", operations: ["retire"], cardStates: ["revoked"] }`.
  */
 export const DEFAULT_LIFECYCLE_PERMISSIONS: readonly PermissionGrant[] = [
-  { actor: "operator", operations: LIFECYCLE_OPERATIONS, scope: "any" },
-  { actor: "agent", operations: LIFECYCLE_OPERATIONS, scope: "any" },
-  { actor: "user", operations: ["suspend", "resume", "revoke"], scope: "own" },
+  { actor: "operator", operations: STAFF_OPERATIONS, scope: "any" },
+  { actor: "agent", operations: STAFF_OPERATIONS, scope: "any" },
+  {
+    actor: "user",
+    operations: ["update", "select-optional", "change-pin", "unblock-pin", "suspend", "resume", "revoke"],
+    scope: "own",
+  },
 ];
 
 /** The grants that apply under `policy` (its own, or the default). */

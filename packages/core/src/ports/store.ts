@@ -5,6 +5,7 @@
  */
 import type { AuditEvent } from "../domain/audit.js";
 import type { CardRecord, CertificateRecord, OperationRecord, RequestRecord, Versioned } from "../domain/card.js";
+import type { AgentTaskRecord, ApprovalRecord, DocumentRecord, SecurityAnswersRecord } from "../domain/records.js";
 
 /** A new record: the store sets `version`, `createdAt` and `updatedAt`. */
 export type NewRecord<T extends Versioned> = Omit<T, keyof Versioned>;
@@ -55,6 +56,51 @@ export interface RequestRepository extends Repository<RequestRecord> {
 export interface OperationRepository extends Repository<OperationRecord> {
   list(query?: { cardId?: string; status?: OperationRecord["status"]; limit?: number }): Promise<OperationRecord[]>;
 }
+
+/** Filters for approvals. */
+export interface ApprovalQuery {
+  kind?: ApprovalRecord["kind"];
+  status?: ApprovalRecord["status"];
+  userId?: string;
+  cardId?: string;
+  operationId?: string;
+  limit?: number;
+}
+
+export interface ApprovalRepository extends Repository<ApprovalRecord> {
+  /** Oldest first. */
+  list(query?: ApprovalQuery): Promise<ApprovalRecord[]>;
+}
+
+/** Filters for documents. */
+export interface DocumentQuery {
+  userId?: string;
+  operationId?: string;
+  status?: DocumentRecord["status"];
+  limit?: number;
+}
+
+export interface DocumentRepository extends Repository<DocumentRecord> {
+  /** Oldest first. */
+  list(query?: DocumentQuery): Promise<DocumentRecord[]>;
+}
+
+/** Filters for agent tasks. */
+export interface AgentTaskQuery {
+  /** Tasks for any of these device serials (the cards in an agent's readers). */
+  deviceSerials?: readonly string[];
+  cardId?: string;
+  status?: AgentTaskRecord["status"];
+  limit?: number;
+}
+
+export interface AgentTaskRepository extends Repository<AgentTaskRecord> {
+  /** Oldest first: tasks run in the order they were queued. */
+  list(query?: AgentTaskQuery): Promise<AgentTaskRecord[]>;
+}
+
+/** Security answers by user id. */
+export type SecurityAnswersRepository = Repository<SecurityAnswersRecord>;
 
 /**
  * Audit event storage. The chain itself is computed by the {@link AuditLog}; the store
@@ -123,6 +169,10 @@ export interface Store {
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
   readonly leases: LeaseRepository;
+  readonly approvals: ApprovalRepository;
+  readonly documents: DocumentRepository;
+  readonly agentTasks: AgentTaskRepository;
+  readonly securityAnswers: SecurityAnswersRepository;
   /** Run `fn` atomically: all its writes land or none do. Nested calls join the outer transaction. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;

@@ -6,19 +6,27 @@
  */
 import type { AuditEvent } from "../domain/audit.js";
 import type { CardRecord, CertificateRecord, OperationRecord, RequestRecord, Versioned } from "../domain/card.js";
+import type { AgentTaskRecord, ApprovalRecord, DocumentRecord, SecurityAnswersRecord } from "../domain/records.js";
 import { CardwrightError, StoreConflictError } from "../errors.js";
 import type { Clock } from "../ports/runtime.js";
 import type {
+  AgentTaskQuery,
+  AgentTaskRepository,
+  ApprovalQuery,
+  ApprovalRepository,
   AuditRepository,
   CardLease,
   CardQuery,
   CardRepository,
   CertificateQuery,
   CertificateRepository,
+  DocumentQuery,
+  DocumentRepository,
   LeaseRepository,
   NewRecord,
   OperationRepository,
   RequestRepository,
+  SecurityAnswersRepository,
   Store,
 } from "../ports/store.js";
 import { cardLeasedError, leaseLostError, requireLeaseOwner, requireLeaseTtl } from "../store/lease-checks.js";
@@ -47,6 +55,10 @@ interface Tables {
   audit: Map<number, AuditEvent>;
   /** Keyed by card id. */
   leases: Map<string, CardLease>;
+  approvals: Map<string, ApprovalRecord>;
+  documents: Map<string, DocumentRecord>;
+  agentTasks: Map<string, AgentTaskRecord>;
+  securityAnswers: Map<string, SecurityAnswersRecord>;
 }
 
 type RecordTable = Exclude<keyof Tables, "audit" | "leases">;
@@ -90,6 +102,10 @@ function emptyTables(): Tables {
     operations: new Map(),
     audit: new Map(),
     leases: new Map(),
+    approvals: new Map(),
+    documents: new Map(),
+    agentTasks: new Map(),
+    securityAnswers: new Map(),
   };
 }
 
@@ -102,6 +118,10 @@ function cloneTables(t: Tables): Tables {
     operations: new Map(t.operations),
     audit: new Map(t.audit),
     leases: new Map(t.leases),
+    approvals: new Map(t.approvals),
+    documents: new Map(t.documents),
+    agentTasks: new Map(t.agentTasks),
+    securityAnswers: new Map(t.securityAnswers),
   };
 }
 
@@ -251,6 +271,44 @@ class MemoryOperations extends MemoryRepository<OperationRecord> implements Oper
   }
 }
 
+class MemoryApprovals extends MemoryRepository<ApprovalRecord> implements ApprovalRepository {
+  async list(q: ApprovalQuery = {}): Promise<ApprovalRecord[]> {
+    return this.query(
+      (a) =>
+        (q.kind === undefined || a.kind === q.kind) &&
+        (q.status === undefined || a.status === q.status) &&
+        (q.userId === undefined || a.userId === q.userId) &&
+        (q.cardId === undefined || a.cardId === q.cardId) &&
+        (q.operationId === undefined || a.operationId === q.operationId),
+      q.limit,
+    );
+  }
+}
+
+class MemoryDocuments extends MemoryRepository<DocumentRecord> implements DocumentRepository {
+  async list(q: DocumentQuery = {}): Promise<DocumentRecord[]> {
+    return this.query(
+      (d) =>
+        (q.userId === undefined || d.userId === q.userId) &&
+        (q.operationId === undefined || d.operationId === q.operationId) &&
+        (q.status === undefined || d.status === q.status),
+      q.limit,
+    );
+  }
+}
+
+class MemoryAgentTasks extends MemoryRepository<AgentTaskRecord> implements AgentTaskRepository {
+  async list(q: AgentTaskQuery = {}): Promise<AgentTaskRecord[]> {
+    return this.query(
+      (t) =>
+        (q.deviceSerials === undefined || q.deviceSerials.includes(t.deviceSerial)) &&
+        (q.cardId === undefined || t.cardId === q.cardId) &&
+        (q.status === undefined || t.status === q.status),
+      q.limit,
+    );
+  }
+}
+
 class MemoryAudit implements AuditRepository {
   constructor(private readonly access: Access) {}
 
@@ -347,6 +405,10 @@ class MemoryView {
   readonly operations: OperationRepository;
   readonly audit: AuditRepository;
   readonly leases: LeaseRepository;
+  readonly approvals: ApprovalRepository;
+  readonly documents: DocumentRepository;
+  readonly agentTasks: AgentTaskRepository;
+  readonly securityAnswers: SecurityAnswersRepository;
 
   constructor(access: Access, clock: Clock) {
     this.cards = new MemoryCards("card", "cards", access, clock);
@@ -355,6 +417,15 @@ class MemoryView {
     this.operations = new MemoryOperations("operation", "operations", access, clock);
     this.audit = new MemoryAudit(access);
     this.leases = new MemoryLeases(access, clock);
+    this.approvals = new MemoryApprovals("approval", "approvals", access, clock);
+    this.documents = new MemoryDocuments("document", "documents", access, clock);
+    this.agentTasks = new MemoryAgentTasks("agent task", "agentTasks", access, clock);
+    this.securityAnswers = new MemoryRepository<SecurityAnswersRecord>(
+      "security answers",
+      "securityAnswers",
+      access,
+      clock,
+    );
   }
 }
 
