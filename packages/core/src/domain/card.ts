@@ -85,6 +85,12 @@ export interface CertificateRecord extends Versioned {
   certificate?: string;
   /** Found on a card, not issued by cardwright. */
   thirdParty?: boolean;
+  /**
+   * The private key, PKCS#8 DER wrapped by the `SecretVault`, for templates whose keys are archived
+   * (`archiveKey`, encryption certificates): generated off-card, imported, and recoverable to a
+   * replacement card.
+   */
+  archivedKey?: WrappedSecret;
 }
 
 /** A certification request as tracked by cardwright. */
@@ -102,6 +108,11 @@ export interface RequestRecord extends Versioned {
   /** DER certificate once issued, base64. */
   certificate?: string;
   rejectionReason?: string;
+  /**
+   * The key's attestation chain (leaf first, DER base64) as verified before the request went to the
+   * CA, when the template requires attestation.
+   */
+  attestation?: string[];
 }
 
 /** Kinds of lifecycle operations. */

@@ -57,6 +57,11 @@ export interface DeviceCapabilities {
   adminCredentialChange: boolean;
   /** The device can attest that a key was generated on it. */
   attestation: boolean;
+  /**
+   * A private key generated elsewhere can be imported ({@link Device.importKeyPair}): needed for
+   * templates whose keys are archived (`archiveKey`) and for key recovery. Absent means `false`.
+   */
+  keyImport?: boolean;
   /** The device keeps card identifiers (PIV CHUID/CCC) that issue must refresh. */
   cardIdentifiers: boolean;
   /** Largest single data object in bytes, if bounded. */
@@ -149,6 +154,14 @@ export interface Device {
    * for RSA, a DER `ECDSA-Sig-Value` for EC. Requires a verified PIN.
    */
   sign(slot: SlotId, algorithm: KeyAlgorithm, hash: HashAlgorithm, data: Uint8Array): Promise<Uint8Array>;
+
+  /**
+   * Import a private key generated off the device into `slot` (PIV: YubiKey IMPORT ASYMMETRIC KEY;
+   * PKCS#11: C_CreateObject). Present only when {@link DeviceCapabilities.keyImport} is true.
+   * `pkcs8` is secret: implementations must not keep or log it. Requires admin.
+   * @returns the imported key's public half.
+   */
+  importKeyPair?(slot: SlotId, algorithm: KeyAlgorithm, pkcs8: Uint8Array): Promise<DevicePublicKey>;
 
   /** Store a DER certificate for `slot`. Requires admin. */
   writeCertificate(slot: SlotId, certificate: Uint8Array): Promise<void>;
