@@ -4,11 +4,31 @@
  * store alone (plus the vault's KEK, the CAs and the policies).
  */
 
+import { AgentTaskQueue, type CancelAgentTaskOptions, type QueueAgentTaskOptions } from "./agent/agent-task-queue.js";
+import { type AgentTaskHandlers, AgentTaskRunner, type AgentTaskRunnerOptions } from "./agent/agent-task-runner.js";
+import { type AgentWorkstationPrompts, operationTaskHandlers } from "./agent/operation-task-handlers.js";
 import { HashChainAuditLog } from "./audit/hash-chain-audit-log.js";
+import type { DocumentCheck } from "./documents/document-check.js";
+import {
+  DocumentOperations,
+  type ListDocumentsOptions,
+  type ReviewDocumentsOptions,
+  type ReviewDocumentsResult,
+  type UploadDocumentOptions,
+} from "./documents/document-operations.js";
 import type { AuditEvent } from "./domain/audit.js";
 import type { CardRecord, CardState, CertificateRecord, OperationRecord } from "./domain/card.js";
 import type { Policy } from "./domain/policy.js";
+import type { AgentTaskRecord, ApprovalRecord, DocumentRecord } from "./domain/records.js";
 import { CardwrightError, isCardwrightError, type SerializedError } from "./errors.js";
+import { type IssuanceActorInput, issuanceActor } from "./issuance/issuance-actor.js";
+import {
+  type BindCardOptions,
+  type DecideIssuanceOptions,
+  IssuanceOperations,
+  type RequestIssuanceOptions,
+} from "./issuance/issuance-operations.js";
+import { checkAttestationRoots } from "./keys/key-protection-policy.js";
 import {
   type CardStatusOptions,
   LifecycleOperations,
@@ -17,19 +37,58 @@ import {
   type RetireCardOptions,
   type RevokeCardOptions,
 } from "./lifecycle/lifecycle-operations.js";
+import {
+  ExpiryMonitor,
+  type ExpiryReport,
+  type ListExpiringOptions,
+  type NotifyExpiringOptions,
+  type NotifyExpiringResult,
+} from "./monitoring/expiry-monitor.js";
+import {
+  type ChangePinOptions,
+  type EnrollSecurityAnswersOptions,
+  type OfflineUnblockResponse,
+  type OfflineUnblockResponseOptions,
+  type PinOperationOptions,
+  PinOperations,
+  type PinResult,
+  type ResetPinOptions,
+  type RevealAdminCredentialOptions,
+  type UnblockPinOptions,
+} from "./pin/pin-operations.js";
+import { assertEnrollmentAgent, type EnrollmentAgent } from "./pki/enrollment-agent.js";
 import { PolicyEngine } from "./policy/policy-engine.js";
 import type { AuditLog, AuditVerification } from "./ports/audit-log.js";
 import type { CertificateAuthority } from "./ports/certificate-authority.js";
-import type { Device, DeviceIdentity } from "./ports/device.js";
+import type { AdminCredential, Device, DeviceIdentity } from "./ports/device.js";
 import type { Directory } from "./ports/directory.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { Clock, Logger, Random } from "./ports/runtime.js";
 import type { SecretVault } from "./ports/secret-vault.js";
-import type { CardLease, CardQuery, CertificateQuery, Store } from "./ports/store.js";
+import type { AgentTaskQuery, ApprovalQuery, CardLease, CardQuery, CertificateQuery, Store } from "./ports/store.js";
+import {
+  type ReplaceCardOptions,
+  ReplaceOperations,
+  type ReplaceResult,
+  type ResumeReplaceOptions,
+  type ReturnTemporaryCardOptions,
+  type ReturnTemporaryCardResult,
+} from "./replace/replace-operations.js";
+import type { ReplacementIssueResult } from "./replace/replace-steps.js";
 import { systemClock } from "./runtime/clock.js";
 import { cryptoRandom } from "./runtime/crypto-random.js";
 import { silentLogger } from "./runtime/logger.js";
 import { MAX_LEASE_TTL_MS } from "./store/lease-checks.js";
+import {
+  type CancelUpdateOptions,
+  type CardInspection,
+  CardUpdates,
+  type ContinueUpdateOptions,
+  type InspectCardOptions,
+  type RegisterCertificateOptions,
+  type UpdateCardOptions,
+  type UpdateResult,
+} from "./update/card-updates.js";
 import { CardLeaseKeeper } from "./workflows/card-lease-keeper.js";
 import { DeviceSession } from "./workflows/device-session.js";
 import {
@@ -39,6 +98,7 @@ import {
   ISSUE_STEPS,
   type IssueContext,
   type IssueInput,
+  type IssueTemplateSelection,
   issueMachine,
 } from "./workflows/issue-machine.js";
 import { IssueSteps, issueActors } from "./workflows/issue-steps.js";
@@ -72,7 +132,22 @@ export interface CardwrightOptions {
   leaseTtlMs?: number;
   /** How CA calls failing with `CA_UNAVAILABLE` are retried (default 4 attempts, 500 ms doubling backoff with jitter). */
   caRetry?: CaRetryOptions;
+  /**
+   * The enrollment agent (CA operator service account) that signs requests on behalf as CMC
+   * (RFC 5272) for policies with `issuance.enrollOnBehalf`. Its key signs through `sign` and never
+   * reaches the store, snapshots or the audit log.
+   */
+  enrollmentAgent?: EnrollmentAgent;
+  /**
+   * DER certificates of the roots key attestations must chain to, for templates with
+   * `requireAttestation` (for YubiKeys: Yubico's PIV attestation root CA). Required when a policy
+   * has such a template.
+   */
+  attestationRoots?: readonly Uint8Array[];
 }
+
+/** Options of {@link Cardwright.createAgentRunner}: what the facade does not fill itself. */
+export type CreateAgentRunnerOptions = Omit<AgentTaskRunnerOptions, "store" | "auditLog" | "clock" | "logger">;
 
 /** Lease key prefix that serialises the registration of one device serial (before the card has an id). */
 export const SERIAL_LEASE_PREFIX = "serial:";
@@ -101,16 +176,41 @@ export type IssueResult =
       /** The random PIN, shown once: only here and in the Notifier's `pin` notification. */
       pin?: string;
     }
-  | { status: "pending"; card: CardRecord; operationId: string; pendingRequests: PendingRequest[] };
+  | {
+      status: "pending";
+      card: CardRecord;
+      operationId: string;
+      pendingRequests: PendingRequest[];
+      /**
+       * Set when the issue waits for the documents its policy requires: which are approved,
+       * awaiting review, missing, or rejected (with the reviewer's reason: upload those again).
+       */
+      documents?: DocumentCheck;
+    };
 
 /** Options of {@link Cardwright.issueCard}. */
 export interface IssueCardOptions {
   userId: string;
   device: Device;
-  /** Operator, user or agent starting the issue (recorded in the audit log). */
-  actor: string;
+  /**
+   * Who starts the issue (recorded in the audit log): an operator id, or an actor with its kind —
+   * `{ kind: "user", id }` for self-service issue, checked against the policy's issuance mode and
+   * permissions.
+   */
+  actor: IssuanceActorInput;
+  /**
+   * The approved issuance request ({@link Cardwright.requestIssuance}) a validated issue uses up;
+   * required when the user's policy issues in `validated` mode.
+   */
+  approvalId?: string;
   /** Optional certificate templates of the policy to issue as well. */
   optionalTemplates?: readonly string[];
+  /**
+   * Issue exactly these templates (at most this validity) instead of the mandatory ones plus
+   * `optionalTemplates`: how a replacement issues a temporary card, or leaves out the templates
+   * whose archived keys it recovers.
+   */
+  selection?: IssueTemplateSelection;
   /** The user's chosen PIN, when the policy does not generate one. Never stored. */
   pin?: string;
   onProgress?: (event: ProgressEvent) => void;
@@ -137,6 +237,8 @@ export class Cardwright {
   readonly #notifier: Notifier | undefined;
   readonly #audit: AuditLog;
   readonly #random: Random;
+  /** Dates decisions, lockouts, claims and expiry checks (the audit log's clock too, unless one is given). */
+  readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #leaseOwner: string;
   readonly #leaseTtlMs: number;
@@ -179,6 +281,7 @@ export class Cardwright {
       }
     }
     this.#notifier = options.notifier;
+    this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? cryptoRandom;
     this.#logger = options.logger ?? silentLogger;
     this.#leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
@@ -198,8 +301,22 @@ export class Cardwright {
       });
     }
     this.#audit =
-      options.auditLog ??
-      new HashChainAuditLog(options.store, { clock: options.clock ?? systemClock, random: this.#random });
+      options.auditLog ?? new HashChainAuditLog(options.store, { clock: this.#clock, random: this.#random });
+    if (options.enrollmentAgent !== undefined) assertEnrollmentAgent(options.enrollmentAgent);
+    this.#enrollmentAgent = options.enrollmentAgent;
+    const onBehalf = options.policies.find((p) => p.issuance?.enrollOnBehalf === true);
+    if (onBehalf !== undefined && options.enrollmentAgent === undefined) {
+      throw new CardwrightError(
+        "CONFIG_INVALID",
+        `policy ${onBehalf.id} enrolls on behalf; configure the enrollment agent (CardwrightOptions.enrollmentAgent)`,
+        { details: { policyId: onBehalf.id, field: "enrollmentAgent" } },
+      );
+    }
+    checkAttestationRoots(options.policies, options.attestationRoots);
+    this.#keyAttestation = {
+      attestationRoots: (options.attestationRoots ?? []).map((root) => root.slice()),
+      clock: this.#clock,
+    };
   }
 
   /** The policy engine over the configured policies. */
@@ -272,34 +389,16 @@ export class Cardwright {
   }
 
   /**
-   * Assign a registered card to a user (state `bound`), e.g. for self-enrolment.
+   * Assign a registered card to a user (state `bound`), e.g. for self-enrolment: only that device
+   * can then be self-enrolled by that user when the policy says `issuance.requireBinding`. Needs
+   * the `bind` permission (operators by default; the user, for themself, only when the policy
+   * grants it) and the `registered → bound` row of the policy's transition table; a refusal is
+   * audited as `operation.refused`. A string actor is an operator; no actor is operator `system`.
    * @throws CardwrightError `STORE_NOT_FOUND`, `USER_NOT_FOUND`, `CARD_STATE` (not `registered`),
-   * `STORE_CONFLICT` when the card changed meanwhile.
+   * `AUTHZ_DENIED` (`details.permission`), `CARD_TRANSITION`, `STORE_CONFLICT` when the card changed meanwhile.
    */
-  async bindCard(cardId: string, userId: string, options: { actor?: string } = {}): Promise<CardRecord> {
-    if ((await this.#directory.getUser(userId)) === null) {
-      throw new CardwrightError("USER_NOT_FOUND", `the directory has no user ${userId}`, { details: { userId } });
-    }
-    const card = await this.#requireCard(cardId);
-    if (card.state !== "registered") {
-      throw new CardwrightError("CARD_STATE", `card ${cardId} is ${card.state}; only a registered card can be bound`, {
-        details: { cardId, state: card.state },
-      });
-    }
-    return this.#store.transaction(async (tx) => {
-      const next = await tx.cards.update({ ...card, state: "bound", userId });
-      await this.#audit.append(
-        {
-          actor: options.actor ?? "system",
-          action: "card.state",
-          cardId,
-          userId,
-          details: { from: "registered", to: "bound" },
-        },
-        tx,
-      );
-      return next;
-    });
+  bindCard(cardId: string, userId: string, options: BindCardOptions = {}): Promise<CardRecord> {
+    return this.#issuance().bind(cardId, userId, options);
   }
 
   /**
@@ -315,12 +414,16 @@ export class Cardwright {
    * another operator changed it concurrently; `LEASE_LOST` when this run lost its lease (its
    * process stalled past the lease); `POLICY_*`, `DEVICE_*`, `CA_REJECTED`,
    * `APDU_CARD_REMOVED`, `PIV_*` from the workflow — after the failure rule was applied (issued
-   * certificates revoked, card back in its previous state).
+   * certificates revoked, card back in its previous state). Before anything starts (audited as
+   * `operation.refused`, nothing generated): `AUTHZ_DENIED` (`details.permission`, or `details.rule`
+   * `issuance.mode` / `issuance.requireBinding`), `CARD_TRANSITION`, `AUTHZ_APPROVAL_REQUIRED` and
+   * `AUTHZ_SEPARATION_OF_DUTIES` (validated issuance), `POLICY_LIMIT` — see {@link IssuanceOperations.clearIssue}.
    */
   async issueCard(options: IssueCardOptions): Promise<IssueResult> {
     const identity = options.device.identity;
     let registered = (await this.#store.cards.list({ deviceSerial: identity.serial, limit: 1 }))[0];
-    registered ??= await this.registerCard(options.device, { actor: options.actor }).catch(async (err: unknown) => {
+    const registrar = issuanceActor(options.actor).id;
+    registered ??= await this.registerCard(options.device, { actor: registrar }).catch(async (err: unknown) => {
       // Registered concurrently by someone else: use their record.
       const raced = isCardwrightError(err, "STORE_DUPLICATE")
         ? (await this.#store.cards.list({ deviceSerial: identity.serial, limit: 1 }))[0]
@@ -357,6 +460,18 @@ export class Cardwright {
         },
       );
     }
+    // Issuance mode, permission, transition table, approval and limits: refused (and audited)
+    // before anything is generated.
+    const clearance = await this.#issuance().clearIssue(card, {
+      userId: options.userId,
+      actor: options.actor,
+      deviceSerial: identity.serial,
+      deviceType: identity.type,
+      optionalTemplates: options.optionalTemplates ?? [],
+      ...(options.approvalId === undefined ? {} : { approvalId: options.approvalId }),
+      ...(options.selection === undefined ? {} : { selectedTemplates: options.selection.templates }),
+    });
+    const actorId = clearance.actor.id;
     if (card.state === "bound" && card.userId !== options.userId) {
       throw new CardwrightError("CARD_STATE", `card ${card.id} is bound to another user`, {
         details: { cardId: card.id, userId: options.userId },
@@ -367,10 +482,11 @@ export class Cardwright {
       operationId,
       cardId: card.id,
       userId: options.userId,
-      actor: options.actor,
+      actor: actorId,
       deviceSerial: identity.serial,
       optionalTemplates: options.optionalTemplates ?? [],
       previousCardState: card.state,
+      ...(options.selection === undefined ? {} : { selection: options.selection }),
     };
     const start = card;
     const operation = await this.#store.transaction(async (tx) => {
@@ -389,19 +505,21 @@ export class Cardwright {
         // Lets a process that takes the card over restart the run if this one stops before its
         // first snapshot is saved. Secret-free, like the snapshot.
         input,
-        actor: options.actor,
+        actor: actorId,
       });
       await this.#audit.append(
         {
-          actor: options.actor,
+          actor: actorId,
           action: "card.state",
           cardId: start.id,
           userId: options.userId,
           operationId,
-          details: { from: start.state, to: "issuing" },
+          details: { operation: "issue", actorKind: clearance.actor.kind, from: start.state, to: "issuing" },
         },
         tx,
       );
+      // Uses up the approval in this transaction: it cannot start a second issue.
+      await this.#issuance().claim(tx, clearance, { operationId, cardId: start.id, userId: options.userId });
       return op;
     });
     const session = new DeviceSession(options.device, this.#vault, options.pin);
@@ -511,6 +629,8 @@ export class Cardwright {
         logger: this.#logger,
         ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
         ...(this.#caRetry === undefined ? {} : { caRetry: this.#caRetry }),
+        ...(this.#enrollmentAgent === undefined ? {} : { enrollmentAgent: this.#enrollmentAgent }),
+        ...this.#keyAttestation,
       },
       session,
     );
@@ -535,7 +655,7 @@ export class Cardwright {
               ? "pending"
               : "running",
         progressOf: issueProgress,
-        fence: () => lease.renew(),
+        fence: () => lease.fence(),
         ...(onProgress === undefined ? {} : { onProgress }),
       });
     } finally {
@@ -554,6 +674,15 @@ export class Cardwright {
         card,
         certificates,
         ...(session.generatedPin === undefined ? {} : { pin: session.generatedPin }),
+      };
+    }
+    if (outcome.state === "awaitingDocuments") {
+      return {
+        status: "pending",
+        card,
+        operationId: context.operationId,
+        pendingRequests: [],
+        ...(context.documents === undefined ? {} : { documents: context.documents }),
       };
     }
     if (outcome.state === "pending") {
@@ -701,6 +830,420 @@ export class Cardwright {
   resumeLifecycleOperation(operationId: string, options: ResumeLifecycleOptions): Promise<LifecycleResult> {
     return this.#lifecycle().continueOperation(operationId, options);
   }
+
+  // ---------------------------------------------------------------- issuance modes (issue 7)
+
+  /** Runs the issuance modes' checks and approvals over this instance's parts (made on first use). */
+  #issuanceOperations: IssuanceOperations | undefined;
+
+  #issuance(): IssuanceOperations {
+    this.#issuanceOperations ??= new IssuanceOperations({
+      store: this.#store,
+      directory: this.#directory,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+      clock: this.#clock,
+      logger: this.#logger,
+      uuid: () => this.#random.uuid(),
+    });
+    return this.#issuanceOperations;
+  }
+
+  /**
+   * Validated issuance, step 1: ask a validation officer to approve issuing a card to a user
+   * (optionally on one device, with chosen optional templates). Records a pending approval,
+   * audits `issuance.requested` and notifies `issuance-approval-requested`.
+   * @throws see {@link IssuanceOperations.request}.
+   */
+  requestIssuance(options: RequestIssuanceOptions): Promise<ApprovalRecord> {
+    return this.#issuance().request(options);
+  }
+
+  /**
+   * Validated issuance, step 2: a validation officer (permission `approve-issuance`; neither the
+   * requester nor the user) approves or rejects the request. Then an operator other than the
+   * officer issues with `issueCard({ approvalId, ... })`, which uses the approval up.
+   * @throws see {@link IssuanceOperations.decide}.
+   */
+  decideIssuance(options: DecideIssuanceOptions): Promise<ApprovalRecord> {
+    return this.#issuance().decide(options);
+  }
+
+  /** Approvals matching `query`, oldest first (e.g. an officer's queue: `{ kind: "issuance", status: "pending" }`). */
+  listApprovals(query: ApprovalQuery = {}): Promise<ApprovalRecord[]> {
+    return this.#issuance().list(query);
+  }
+
+  // ---------------------------------------------------------------- document check (issue 7)
+
+  /** Signs requests on behalf; see {@link CardwrightOptions.enrollmentAgent}. */
+  readonly #enrollmentAgent: EnrollmentAgent | undefined;
+  /** Roots and clock key attestations are verified with; see {@link CardwrightOptions.attestationRoots}. */
+  readonly #keyAttestation: { attestationRoots: readonly Uint8Array[]; clock: Clock };
+  /** Uploads, reviews and lists documents (made on first use). */
+  #documentOperations: DocumentOperations | undefined;
+
+  #documents(): DocumentOperations {
+    this.#documentOperations ??= new DocumentOperations({
+      store: this.#store,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+      logger: this.#logger,
+      random: this.#random,
+      clock: this.#clock,
+    });
+    return this.#documentOperations;
+  }
+
+  /**
+   * Upload a signed document the card's policy requires (`Policy.documents`), for the card's user
+   * — by the user or an operator. Stored with its SHA-256, status `uploaded`; reviewers are
+   * notified (`documents-review-requested`); audited as `document.uploaded`.
+   * @throws see {@link DocumentOperations.upload}.
+   */
+  uploadDocument(options: UploadDocumentOptions): Promise<DocumentRecord> {
+    return this.#documents().upload(options);
+  }
+
+  /**
+   * Approve or reject documents (permission `approve-documents`; never one's own upload). Once all
+   * required documents are approved, {@link resumeOperation} continues the waiting issue; a
+   * rejection keeps it pending and tells the user what to upload again.
+   * @throws see {@link DocumentOperations.review}.
+   */
+  reviewDocuments(options: ReviewDocumentsOptions): Promise<ReviewDocumentsResult> {
+    return this.#documents().review(options);
+  }
+
+  /** Documents matching `options`, oldest first. */
+  listDocuments(options: ListDocumentsOptions = {}): Promise<DocumentRecord[]> {
+    return this.#documents().list(options);
+  }
+
+  // ---------------------------------------------------------------- agent tasks, expiry monitoring (issue 7)
+
+  #agentTaskQueue: AgentTaskQueue | undefined;
+  #expiryMonitor: ExpiryMonitor | undefined;
+
+  #agentTasks(): AgentTaskQueue {
+    this.#agentTaskQueue ??= new AgentTaskQueue({
+      store: this.#store,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      uuid: () => this.#random.uuid(),
+    });
+    return this.#agentTaskQueue;
+  }
+
+  #expiry(): ExpiryMonitor {
+    this.#expiryMonitor ??= new ExpiryMonitor({
+      store: this.#store,
+      auditLog: this.#audit,
+      clock: this.#clock,
+      logger: this.#logger,
+      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+    });
+    return this.#expiryMonitor;
+  }
+
+  /**
+   * Queue an update, cancel-update or unblock-PIN for the agent at the workstation where the card
+   * is; an {@link AgentTaskRunner} there claims and runs it when the card is present.
+   * @throws CardwrightError `AUTHZ_DENIED` (needs `queue-task` and the operation's permission),
+   * `AGENT_TASK_UNSUPPORTED`, `CONFIG_INVALID` (a secret-looking parameter), `STORE_NOT_FOUND`.
+   */
+  queueAgentTask(options: QueueAgentTaskOptions): Promise<AgentTaskRecord> {
+    return this.#agentTasks().queue(options);
+  }
+
+  /**
+   * Cancel an agent task that no agent has claimed yet.
+   * @throws CardwrightError `WORKFLOW_STATE` when it is claimed or ended, `AUTHZ_DENIED`, `STORE_NOT_FOUND`.
+   */
+  cancelAgentTask(options: CancelAgentTaskOptions): Promise<AgentTaskRecord> {
+    return this.#agentTasks().cancel(options);
+  }
+
+  /** Agent tasks, oldest first. */
+  listAgentTasks(query: AgentTaskQuery = {}): Promise<AgentTaskRecord[]> {
+    return this.#agentTasks().list(query);
+  }
+
+  /**
+   * An agent over this instance's store, audit log, clock and logger, running tasks through
+   * `handlers` (the embedding application maps each task kind to this facade's operation).
+   * @throws CardwrightError `CONFIG_INVALID` for an empty agent name or a bad claim duration.
+   */
+  createAgentRunner(options: CreateAgentRunnerOptions): AgentTaskRunner {
+    return new AgentTaskRunner({
+      ...options,
+      store: this.#store,
+      auditLog: this.#audit,
+      clock: this.#clock,
+      logger: this.#logger,
+    });
+  }
+  /**
+   * Agent task handlers that run each task kind through this instance's operations — `updateCard`
+   * (or `continueUpdate` of a crashed agent's update), `cancelUpdate`, and `resetPin` with the
+   * vault-kept PUK — asking the person at the workstation for their PIN and, where the policy does
+   * not generate one, a new PIN. Pass them to {@link createAgentRunner}.
+   */
+  agentTaskHandlers(prompts: AgentWorkstationPrompts): AgentTaskHandlers {
+    return operationTaskHandlers(this, prompts);
+  }
+
+  /**
+   * Certificates (issued or third-party) expiring within `withinDays`, by card and by user.
+   * @throws CardwrightError `CONFIG_INVALID` for a bad `withinDays`.
+   */
+  listExpiring(options: ListExpiringOptions): Promise<ExpiryReport> {
+    return this.#expiry().listExpiring(options);
+  }
+
+  /**
+   * Send the `expiring` notification for certificates expiring within `withinDays`, once per
+   * certificate and threshold (remembered in the audit log as `certificate.expiry-notified`).
+   * @throws CardwrightError `CONFIG_INVALID` without a notifier or for a bad `withinDays`.
+   */
+  notifyExpiring(options: NotifyExpiringOptions): Promise<NotifyExpiringResult> {
+    return this.#expiry().notifyExpiring(options);
+  }
+
+  // ---------------------------------------------------------------- card update (issue 7)
+
+  /** Runs card updates over this instance's parts (made on first use). */
+  #cardUpdates: CardUpdates | undefined;
+
+  #updates(): CardUpdates {
+    this.#cardUpdates ??= new CardUpdates({
+      store: this.#store,
+      vault: this.#vault,
+      directory: this.#directory,
+      certificateAuthorities: this.#cas,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+      random: this.#random,
+      logger: this.#logger,
+      ...(this.#caRetry === undefined ? {} : { caRetry: this.#caRetry }),
+      leaseOwner: this.#leaseOwner,
+      leaseTtlMs: this.#leaseTtlMs,
+    });
+    return this.#cardUpdates;
+  }
+
+  /**
+   * Update a card against its policy or a newly assigned one: add the certificates the policy adds,
+   * renew those inside their renewal window or whose tracked user attributes changed, keep the rest,
+   * and — only once everything new is on the card — revoke and remove what it drops. Rests
+   * `pending` while a CA holds a request ({@link continueUpdate}); cancellable ({@link cancelUpdate}).
+   * @throws see {@link CardUpdates.updateCard}.
+   */
+  updateCard(options: UpdateCardOptions): Promise<UpdateResult> {
+    return this.#updates().updateCard(options);
+  }
+
+  /**
+   * "Continue card update": finish a pending or interrupted update, possibly in another process.
+   * @throws see {@link CardUpdates.continueUpdate}.
+   */
+  continueUpdate(operationId: string, options: ContinueUpdateOptions): Promise<UpdateResult> {
+    return this.#updates().continueUpdate(operationId, options);
+  }
+
+  /**
+   * Cancel an update (by operation or card id): the card and its record are restored to their
+   * state before it, anything issued for it revoked.
+   * @throws see {@link CardUpdates.cancelUpdate}.
+   */
+  cancelUpdate(options: CancelUpdateOptions): Promise<UpdateResult> {
+    return this.#updates().cancelUpdate(options);
+  }
+
+  /**
+   * Inspect a card without changing it: third-party certificates found on it and the update plan.
+   * @throws see {@link CardUpdates.inspectCard}.
+   */
+  inspectCard(options: InspectCardOptions): Promise<CardInspection> {
+    return this.#updates().inspectCard(options);
+  }
+
+  /**
+   * Register a third-party certificate found on a card (tracked for expiry), on the operator's choice.
+   * @throws see {@link CardUpdates.registerCertificate}.
+   */
+  registerCertificate(options: RegisterCertificateOptions): Promise<CertificateRecord> {
+    return this.#updates().registerCertificate(options);
+  }
+
+  // ---------------------------------------------------------------- PIN operations (issue 7)
+
+  /** Runs the PIN operations over this instance's parts (made on first use). */
+  #pinOperations: PinOperations | undefined;
+
+  #pin(): PinOperations {
+    this.#pinOperations ??= new PinOperations({
+      store: this.#store,
+      vault: this.#vault,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      logger: this.#logger,
+      random: this.#random,
+      clock: this.#clock,
+      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+      leaseOwner: this.#leaseOwner,
+      leaseTtlMs: this.#leaseTtlMs,
+    });
+    return this.#pinOperations;
+  }
+
+  /**
+   * Change a card's PIN knowing the current one (permission `change-pin`; by default the user on
+   * their own card). A wrong current PIN fails with `details.retriesLeft` and changes nothing else.
+   * @throws see {@link PinOperations.changePin}.
+   */
+  changePin(options: ChangePinOptions): Promise<PinResult> {
+    return this.#pin().changePin(options);
+  }
+
+  /**
+   * Reset a card's PIN as helpdesk or administrator (permission `reset-pin`): by the vault-kept PUK,
+   * or the admin credential where it unblocks; a random PIN (policy `pin.random`) is returned once
+   * and sent as the Notifier's `pin` notification.
+   * @throws see {@link PinOperations.resetPin}.
+   */
+  resetPin(options: ResetPinOptions): Promise<PinResult> {
+    return this.#pin().resetPin(options);
+  }
+
+  /**
+   * Unblock a card's PIN with the PUK the holder knows (permission `unblock-pin`).
+   * @throws see {@link PinOperations.unblockPin}.
+   */
+  unblockPin(options: UnblockPinOptions): Promise<PinResult> {
+    return this.#pin().unblockPin(options);
+  }
+
+  /**
+   * Replace a card's vault-kept PUK with a fresh random one, e.g. after an offline unblock
+   * disclosed it (permission `reset-pin`).
+   * @throws see {@link PinOperations.rotatePuk}.
+   */
+  rotatePuk(options: PinOperationOptions): Promise<PinResult> {
+    return this.#pin().rotatePuk(options);
+  }
+
+  /**
+   * Enrol a user's security questions for offline unblock; answers are kept only as salted scrypt hashes.
+   * @throws see {@link PinOperations.enrollSecurityAnswers}.
+   */
+  enrollSecurityAnswers(options: EnrollSecurityAnswersOptions): Promise<{ userId: string; questions: string[] }> {
+    return this.#pin().enrollSecurityAnswers(options);
+  }
+
+  /**
+   * Helpdesk side of the offline unblock (permission `offline-unblock`): check the holder's security
+   * answers, then answer their agent's challenge code (see `createUnblockChallenge` and
+   * `redeemUnblockResponse`) with a response code; the card's PUK then counts as disclosed until rotated.
+   * @throws see {@link PinOperations.offlineUnblockResponse}.
+   */
+  offlineUnblockResponse(options: OfflineUnblockResponseOptions): Promise<OfflineUnblockResponse> {
+    return this.#pin().offlineUnblockResponse(options);
+  }
+
+  /**
+   * A card's administrator credential, unwrapped, for a holder of `view-admin-pin` (granted by no
+   * default); audited.
+   * @throws see {@link PinOperations.revealAdminCredential}.
+   */
+  revealAdminCredential(options: RevealAdminCredentialOptions): Promise<AdminCredential> {
+    return this.#pin().revealAdminCredential(options);
+  }
+
+  // ---------------------------------------------------------------- replace (issue 7)
+
+  /** Runs replacements over this instance's parts (made on first use). */
+  #replaceOperations: ReplaceOperations | undefined;
+
+  #replace(): ReplaceOperations {
+    this.#replaceOperations ??= new ReplaceOperations({
+      store: this.#store,
+      vault: this.#vault,
+      certificateAuthorities: this.#cas,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      logger: this.#logger,
+      clock: this.#clock,
+      uuid: () => this.#random.uuid(),
+      leaseOwner: this.#leaseOwner,
+      leaseTtlMs: this.#leaseTtlMs,
+      issuer: {
+        issue: async (o) =>
+          replacementIssue(
+            await this.issueCard({
+              userId: o.userId,
+              device: o.session.device,
+              actor: o.actor,
+              selection: o.selection,
+              ...(o.pin === undefined ? {} : { pin: o.pin }),
+            }),
+          ),
+        resume: async (operationId, o) =>
+          replacementIssue(
+            await this.resumeOperation(operationId, {
+              device: o.session.device,
+              actor: o.actor,
+              ...(o.pin === undefined ? {} : { pin: o.pin }),
+            }),
+          ),
+      },
+      lifecycle: this.#lifecycle(),
+    });
+    return this.#replaceOperations;
+  }
+
+  /**
+   * Replace a lost, stolen, damaged or forgotten card (permission `replace`): the old card's
+   * certificates are revoked (RFC 5280 reason per the policy's rule: `keyCompromise` for stolen,
+   * `superseded` for lost, `cessationOfOperation` for damaged by default) or held (forgotten), the
+   * old card moves to `lost`, `damaged`, `revoked` or `suspended`, and `options.newDevice` is issued
+   * to the same user — in full, or as a temporary card (the policy's temporary templates and short
+   * validity) for a forgotten one. Archived encryption keys (9D, `archiveKey`) are recovered to the
+   * new card: imported into the same slot with their certificate, which is not revoked. A failure
+   * after the old card changed leaves the operation resumable ({@link resumeReplaceOperation}).
+   * @throws see {@link ReplaceOperations.replace}.
+   */
+  replaceCard(options: ReplaceCardOptions): Promise<ReplaceResult> {
+    return this.#replace().replace(options);
+  }
+
+  /**
+   * The permanent card of a forgotten-card replacement is back: the temporary card's certificates
+   * are revoked and the card wiped (retired), and the hold on the permanent card lifted (resumed).
+   * @throws see {@link ReplaceOperations.returnTemporaryCard}.
+   */
+  returnTemporaryCard(options: ReturnTemporaryCardOptions): Promise<ReturnTemporaryCardResult> {
+    return this.#replace().returnTemporaryCard(options);
+  }
+
+  /**
+   * Continue an interrupted or pending replacement (possibly in another process) from the first
+   * phase not done; nothing done before is done again.
+   * @throws see {@link ReplaceOperations.continueOperation}.
+   */
+  resumeReplaceOperation(operationId: string, options: ResumeReplaceOptions): Promise<ReplaceResult> {
+    return this.#replace().continueOperation(operationId, options);
+  }
+}
+
+/** An issue's outcome as a replacement's issue step takes it. */
+function replacementIssue(result: IssueResult): ReplacementIssueResult {
+  return result.status === "active"
+    ? { status: "active", card: result.card, ...(result.pin === undefined ? {} : { pin: result.pin }) }
+    : { status: "pending", card: result.card, operationId: result.operationId };
 }
 
 /** Progress numbering for the issue machine's states. */

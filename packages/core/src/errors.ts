@@ -86,7 +86,25 @@ export type ErrorCode =
   | "NOTIFY_NO_RECIPIENT"
   | "NOTIFY_FAILED"
   | "AUTHZ_DENIED"
-  | "CONFIG_INVALID";
+  /** Four-eyes rule: the same person in two roles that must differ (details.rule names which). */
+  | "AUTHZ_SEPARATION_OF_DUTIES"
+  /** A validated issue without an approved, unused approval for this user and device (details.rule). */
+  | "AUTHZ_APPROVAL_REQUIRED"
+  /** A policy limit would be exceeded (details: rule, limit, current). */
+  | "POLICY_LIMIT"
+  /** Security answers did not check out (details: attemptsLeft, lockedUntil when this failure locked them). */
+  | "AUTHZ_ANSWERS_REJECTED"
+  /** Security-answer checks are locked after too many failures (details.lockedUntil, ISO 8601). */
+  | "AUTHZ_LOCKED_OUT"
+  /** An offline unblock challenge or response code is mistyped, tampered with, or for another card (details.problem). */
+  | "OFFLINE_CODE_INVALID"
+  /** A document upload or review that cannot be accepted (details.rule: type, size, reviewed, reason, card). */
+  | "DOCUMENT_INVALID"
+  /** An agent task of an unknown kind, or one the agent has no handler for (details: taskId, kind). */
+  | "AGENT_TASK_UNSUPPORTED"
+  | "CONFIG_INVALID"
+  /** A key's attestation did not verify (details.check names the failed check: chain, signature, validity, root, publicKey, slot, serial). */
+  | "ATTESTATION_FAILED";
 
 /** Structured, secret-free fields attached to an error. */
 export interface ErrorDetails {

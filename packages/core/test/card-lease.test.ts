@@ -177,17 +177,23 @@ describe("card leases in the facade", () => {
     const w = world();
     const raw = new SoftwareKeyDevice({ serial: "9005" });
     const g = gated(raw, "generateKeyPair");
-    const run = w
-      .process("stalled", { leaseTtlMs: 60_000 })
-      .issueCard({ userId: "ann", device: g.device, actor: "op" });
+    // The stalled process is cut off from the store's lease table (a network partition): its
+    // renewals fail, so its lease expires at the store while the run waits on the card.
+    let partitioned = false;
+    const renew = w.store.leases.renew.bind(w.store.leases);
+    w.store.leases.renew = (lease, ttl) =>
+      partitioned ? Promise.reject(new CardwrightError("STORE_FAILURE", "partitioned")) : renew(lease, ttl);
+    const ttl = 300;
+    const run = w.process("stalled", { leaseTtlMs: ttl }).issueCard({ userId: "ann", device: g.device, actor: "op" });
     await until(g.reached, "key generation");
+    partitioned = true;
     const [operation] = await w.store.operations.list();
     const snapshotBefore = (await w.store.operations.get(operation!.id))!;
-    // Another process takes the card: as if this run had stalled past its lease.
-    const stolen = (await w.store.leases.get(operation!.cardId))!;
-    expect(await w.store.leases.release(stolen)).toBe(true);
+    await sleep(ttl + 100);
+    // Another process takes the expired card over.
     const intruder = await w.store.leases.acquire(operation!.cardId, "intruder", 60_000);
 
+    partitioned = false;
     g.open();
     const err = await caught(run);
     expect(err.code).toBe("LEASE_LOST");
@@ -231,5 +237,42 @@ describe("CardLeaseKeeper", () => {
     expect((await caught(keeper.renew())).code).toBe("LEASE_LOST");
     await keeper.release();
     expect(await store.leases.get("card-1")).toEqual(other);
+  });
+
+  it("fences from a fresh confirmation without a store call, and renews a stale one", async () => {
+    const store = new InMemoryStore();
+    let renewals = 0;
+    const renew = store.leases.renew.bind(store.leases);
+    store.leases.renew = (lease, ttl) => {
+      renewals++;
+      return renew(lease, ttl);
+    };
+    const ttl = 600;
+    const keeper = await CardLeaseKeeper.acquire(store, "card-1", "worker", ttl, silentLogger);
+    await keeper.fence();
+    await keeper.fence();
+    expect(renewals).toBe(0);
+    // The background renewals fail for a while, so the last confirmation grows stale: the fence
+    // must then ask the store itself.
+    let failing = true;
+    store.leases.renew = (lease, ttlMs) => {
+      if (failing) return Promise.reject(new CardwrightError("STORE_FAILURE", "store unreachable"));
+      renewals++;
+      return renew(lease, ttlMs);
+    };
+    await sleep(ttl / 3 + 100);
+    failing = false;
+    await keeper.fence();
+    expect(renewals).toBe(1);
+    await keeper.release();
+  });
+
+  it("fails the fence with LEASE_LOST once a renewal found the card taken over", async () => {
+    const store = new InMemoryStore();
+    const keeper = await CardLeaseKeeper.acquire(store, "card-1", "worker", 60_000, silentLogger);
+    await store.leases.release(keeper.lease);
+    await store.leases.acquire("card-1", "other", 60_000);
+    expect((await caught(keeper.renew())).code).toBe("LEASE_LOST");
+    expect((await caught(keeper.fence())).code).toBe("LEASE_LOST");
   });
 });

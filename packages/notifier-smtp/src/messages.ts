@@ -37,9 +37,10 @@ export function deviceTypeName(type: DeviceType): string {
   return DEVICE_NAMES[type];
 }
 
-function describeCard(context: MessageContext, cardId: string): string {
+function describeCard(context: MessageContext, cardId: string | undefined): string {
   const card = context.card;
-  return card === null ? `card ${cardId}` : `${deviceTypeName(card.deviceType)} ${card.deviceSerial}`;
+  if (card !== null) return `${deviceTypeName(card.deviceType)} ${card.deviceSerial}`;
+  return cardId === undefined ? "card" : `card ${cardId}`;
 }
 
 function plain(subject: string, lines: string[]): MailContent {
@@ -67,11 +68,53 @@ export function renderNotification(notification: Notification, context: MessageC
         `The request for ${describeCard(context, notification.cardId)} of ${who} was rejected: ${notification.reason}.`,
         `Operation: ${notification.operationId}.`,
       ]);
+    case "updated":
+      return plain(`[${context.issuer}] Your ${describeCard(context, notification.cardId)} was updated`, [
+        `Hello ${who},`,
+        `the certificates on your ${describeCard(context, notification.cardId)} were updated to your current card policy.`,
+      ]);
+    case "update-rejected":
+      return plain(`[${context.issuer}] Update of the card of ${who} was rejected`, [
+        `The certificate authority rejected the update of ${describeCard(context, notification.cardId)} of ${who}: ${notification.reason}.`,
+        `The update was cancelled; the card is as it was. Operation: ${notification.operationId}.`,
+      ]);
     case "expiring":
       return plain(`[${context.issuer}] A certificate on your card expires on ${notification.notAfter.slice(0, 10)}`, [
         `Hello ${who},`,
         `the certificate ${notification.serialHex} on your ${describeCard(context, notification.cardId)} expires at ${notification.notAfter}.`,
         "Bring the card to an operator or renew it through self-service before then.",
+      ]);
+    case "issuance-approval-requested":
+      return plain(`[${context.issuer}] Validation needed: card issuance for ${who}`, [
+        `${notification.requestedBy} asks to issue a card to ${who}${notification.deviceSerial === undefined ? "" : ` on device ${notification.deviceSerial}`}.`,
+        `Approval request: ${notification.approvalId}.`,
+        "A validation officer other than the requester approves or rejects it; a third person then issues the card.",
+      ]);
+    case "issuance-approved":
+      return plain(`[${context.issuer}] Card issuance for ${who} approved`, [
+        `Hello ${who},`,
+        `your card request (${notification.approvalId}) was approved by ${notification.decidedBy}. An operator will issue your ${describeCard(context, notification.cardId)}.`,
+      ]);
+    case "issuance-rejected":
+      return plain(`[${context.issuer}] Card issuance for ${who} rejected`, [
+        `Hello ${who},`,
+        `your card request (${notification.approvalId}) was rejected by ${notification.decidedBy}: ${notification.reason}.`,
+      ]);
+    case "documents-review-requested":
+      return plain(`[${context.issuer}] Documents to review for ${who}`, [
+        `The ${describeCard(context, notification.cardId)} of ${who} waits for the review of: ${notification.documentTypes.join(", ")}.`,
+        "An administrator other than the uploader approves or rejects them; the issue continues once all are approved.",
+      ]);
+    case "documents-approved":
+      return plain(`[${context.issuer}] Your documents were approved`, [
+        `Hello ${who},`,
+        `the documents for your ${describeCard(context, notification.cardId)} were approved by ${notification.decidedBy}; your card's issue can be finished.`,
+      ]);
+    case "documents-rejected":
+      return plain(`[${context.issuer}] Your documents were rejected`, [
+        `Hello ${who},`,
+        `${notification.decidedBy} rejected documents for your ${describeCard(context, notification.cardId)}: ${notification.reason}.`,
+        `Please upload new ones: ${notification.documentTypes.join(", ")}.`,
       ]);
     case "pin": {
       const envelope = {

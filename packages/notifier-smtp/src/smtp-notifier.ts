@@ -42,7 +42,10 @@ export interface SmtpNotifierOptions {
   directory: Directory;
   /** Card records, so mails name the device type and serial; without it mails name the card id. */
   cards?: { get(id: string): Promise<CardRecord | null> };
-  /** Who is asked to approve pending requests. Required for `approval-requested`. */
+  /**
+   * Who is asked to decide: CA approvals (`approval-requested`), issuance validation
+   * (`issuance-approval-requested`) and document review (`documents-review-requested`). Required for those.
+   */
   approvers?: readonly string[];
   /** Who receives random PINs: the holder (default) or the holder's manager. */
   pinRecipient?: "user" | "manager";
@@ -100,7 +103,7 @@ export class SmtpNotifier implements Notifier {
     } catch (err) {
       throw new CardwrightError(
         "NOTIFY_FAILED",
-        `mailing the ${notification.kind} notification for card ${notification.cardId} through ${this.#server()} failed: ` +
+        `mailing the ${notification.kind} notification for ${subjectOf(notification)} through ${this.#server()} failed: ` +
           `${describeSmtpFailure(err)}; check the SMTP server and retry`,
         { details: { cardId: notification.cardId, notification: notification.kind, ...smtpFacts(err) } },
       );
@@ -114,7 +117,8 @@ export class SmtpNotifier implements Notifier {
 
   async #address(notification: Notification): Promise<Envelope> {
     const user = await this.#user(notification.userId, notification);
-    const card = (await this.#options.cards?.get(notification.cardId)) ?? null;
+    const card =
+      notification.cardId === undefined ? null : ((await this.#options.cards?.get(notification.cardId)) ?? null);
     const content = renderNotification(notification, {
       user,
       card,
@@ -122,7 +126,10 @@ export class SmtpNotifier implements Notifier {
       now: (this.#options.clock?.now() ?? new Date()).toISOString(),
     });
     switch (notification.kind) {
-      case "approval-requested": {
+      // Requests for a decision go to the people who decide: CA approvers, validation officers, reviewers.
+      case "approval-requested":
+      case "issuance-approval-requested":
+      case "documents-review-requested": {
         const approvers = this.#options.approvers ?? [];
         if (approvers.length === 0) {
           throw noRecipient(notification, "no approvers are configured (SmtpNotifierOptions.approvers)");
@@ -167,9 +174,14 @@ function emailOf(user: DirectoryUser, notification: Notification, role: string):
 function noRecipient(notification: Notification, why: string): CardwrightError {
   return new CardwrightError(
     "NOTIFY_NO_RECIPIENT",
-    `cannot mail the ${notification.kind} notification for card ${notification.cardId}: ${why}`,
+    `cannot mail the ${notification.kind} notification for ${subjectOf(notification)}: ${why}`,
     { details: { cardId: notification.cardId, userId: notification.userId, notification: notification.kind } },
   );
+}
+
+/** What a notification is about, for messages: its card, else its user (an issuance request may name no card yet). */
+function subjectOf(notification: Notification): string {
+  return notification.cardId === undefined ? `user ${notification.userId}` : `card ${notification.cardId}`;
 }
 
 /** nodemailer's error fields worth keeping; its message can quote the server, never the body. */

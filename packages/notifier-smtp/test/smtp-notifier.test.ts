@@ -109,6 +109,66 @@ describe("SmtpNotifier", () => {
     expect(m?.text).toContain("CA request id: 42");
   });
 
+  it("asks the approvers to validate an issuance request that names no card yet", async () => {
+    const before = server.received().length;
+    await notifier().notify({
+      kind: "issuance-approval-requested",
+      approvalId: "apr-1",
+      userId: "alice",
+      requestedBy: "operator-1",
+      deviceSerial: "998877",
+    });
+    const [m] = server.received().slice(before);
+    expect(m?.to).toBe("ca-operator@example.org");
+    expect(m?.subject).toBe("[Example Corp] Validation needed: card issuance for Alice <Ops> Example");
+    expect(m?.text).toContain("operator-1 asks to issue a card to Alice <Ops> Example on device 998877");
+    expect(m?.text).toContain("apr-1");
+  });
+
+  it("asks the approvers to review documents, and tells the holder which to upload again", async () => {
+    const before = server.received().length;
+    await notifier().notify({
+      kind: "documents-review-requested",
+      cardId: card.id,
+      userId: "alice",
+      documentTypes: ["certificate-request-form"],
+    });
+    await notifier().notify({
+      kind: "documents-rejected",
+      cardId: card.id,
+      userId: "alice",
+      decidedBy: "admin-1",
+      reason: "unsigned",
+      documentTypes: ["certificate-form"],
+    });
+    const [review, rejected] = server.received().slice(before);
+    expect(review?.to).toBe("ca-operator@example.org");
+    expect(review?.text).toContain("PIV smart card 12345678");
+    expect(review?.text).toContain("certificate-request-form");
+    expect(rejected?.to).toBe("alice@example.org");
+    expect(rejected?.text).toContain("admin-1 rejected documents for your PIV smart card 12345678: unsigned.");
+    expect(rejected?.text).toContain("Please upload new ones: certificate-form.");
+  });
+
+  it("tells the holder a card update completed, or that the CA rejected it", async () => {
+    const before = server.received().length;
+    await notifier().notify({ kind: "updated", cardId: card.id, userId: "alice", operationId: "op-7" });
+    await notifier().notify({
+      kind: "update-rejected",
+      cardId: card.id,
+      userId: "alice",
+      operationId: "op-8",
+      reason: "not entitled",
+    });
+    const [updated, rejected] = server.received().slice(before);
+    expect(updated?.to).toBe("alice@example.org");
+    expect(updated?.subject).toBe("[Example Corp] Your PIV smart card 12345678 was updated");
+    expect(rejected?.to).toBe("alice@example.org");
+    expect(rejected?.text).toContain(
+      "rejected the update of PIV smart card 12345678 of Alice <Ops> Example: not entitled.",
+    );
+  });
+
   it("tells the holder about an expiring certificate", async () => {
     const before = server.received().length;
     await notifier().notify({

@@ -101,6 +101,7 @@ export {
 export {
   Alg,
   certificateObjectFor,
+  ImportKeyTag,
   Ins,
   instructionName,
   KeyRef,
@@ -113,6 +114,12 @@ export {
 } from "./piv/constants.js";
 export { type DiscoveryObject, parseDiscovery } from "./piv/discovery.js";
 export { decodeFascn, encodeFascn, type Fascn, NON_FEDERAL_FASCN } from "./piv/fascn.js";
+export {
+  type ImportKeyComponents,
+  type PreparedImportKey,
+  prepareImportKey,
+  zeroImportKey,
+} from "./piv/key-import.js";
 export {
   checkManagementKey,
   decryptBlock,

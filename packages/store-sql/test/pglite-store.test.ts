@@ -9,7 +9,18 @@ import { toStoreError } from "../src/sql-errors.js";
 import { itAppliesTheExpiryIndex } from "./expiry-index-contract.js";
 import { describeStoreContract, SteppingClock } from "./store-contract.js";
 
-const tables = ["cards", "certificates", "requests", "operations", "audit_events", "card_leases"];
+const tables = [
+  "cards",
+  "certificates",
+  "requests",
+  "operations",
+  "audit_events",
+  "card_leases",
+  "approvals",
+  "documents",
+  "agent_tasks",
+  "security_answers",
+];
 
 /** The database stays open across tests (PGlite takes seconds to start); each test gets it empty. */
 class SharedPgliteExecutor extends PgliteExecutor {

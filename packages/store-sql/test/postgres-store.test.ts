@@ -7,7 +7,18 @@ import { itAppliesTheExpiryIndex } from "./expiry-index-contract.js";
 import { describeStoreContract, SteppingClock } from "./store-contract.js";
 import { type PostgresCluster, startPostgres } from "./support/postgres.js";
 
-const tables = ["cards", "certificates", "requests", "operations", "audit_events", "card_leases"];
+const tables = [
+  "cards",
+  "certificates",
+  "requests",
+  "operations",
+  "audit_events",
+  "card_leases",
+  "approvals",
+  "documents",
+  "agent_tasks",
+  "security_answers",
+];
 
 let cluster: PostgresCluster;
 let contractUrl: string;

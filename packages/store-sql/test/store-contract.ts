@@ -16,6 +16,7 @@ import type {
 } from "@cardwright/core";
 import { isCardwrightError } from "@cardwright/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describeWorkflowRecordsContract } from "./workflow-records-contract.js";
 
 /** A clock that moves forward by `step` ms on every reading, so creation order is visible. */
 export class SteppingClock implements Clock {
@@ -645,5 +646,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(await store.cards.get("late")).toBeNull();
       });
     });
+
+    describeWorkflowRecordsContract(() => store);
   });
 }

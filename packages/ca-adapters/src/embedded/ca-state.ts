@@ -39,6 +39,8 @@ export interface RequestRecord {
   reason?: string;
   /** For a renewal: the serial of the certificate it renews. */
   renewsSerialHex?: string;
+  /** For a request on behalf (CMC, RFC 5272): the enrollment agent's subject, RFC 4514. */
+  enrollmentAgent?: string;
 }
 
 /** A revocation entry (RFC 5280 §5.3.1 reason, §5.1.2.6 date). */

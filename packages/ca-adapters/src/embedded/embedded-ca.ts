@@ -40,6 +40,7 @@ import { keyIdentifier } from "./certificate-extensions.js";
 import { signCrl } from "./certificate-signer.js";
 import { type CertificationRequestInfo, readCertificationRequest } from "./certification-request.js";
 import { signEndEntityCertificate } from "./end-entity-certificate.js";
+import { checkOnBehalfRequest } from "./enrollment-agent-check.js";
 import { assertValidProfile, issuanceRuleViolation } from "./issuance-rules.js";
 import { assertRevocationReason, CrlReasonCode } from "./revocation-reason.js";
 import { normalizeSerialHex, randomSerialNumber, serialToHex } from "./serial-number.js";
@@ -49,6 +50,13 @@ import { validityWindow } from "./validity.js";
 export interface EmbeddedCaRuntime {
   clock?: Clock;
   random?: Random;
+  /**
+   * DER certificates of the CAs that issue enrollment-agent certificates. A CMC request on behalf
+   * (RFC 5272) is issued only when its agent certificate chains to one of them and carries the
+   * Certificate Request Agent EKU (1.3.6.1.4.1.311.20.2.1); with none configured, every request
+   * on behalf is rejected.
+   */
+  enrollmentAgentIssuers?: readonly Uint8Array[];
 }
 
 /** Options for {@link EmbeddedCa.create}. */
@@ -214,6 +222,7 @@ export class EmbeddedCa implements CertificateAuthority {
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #approvalModeOverride: ApprovalMode | undefined;
+  readonly #enrollmentAgentIssuers: readonly Uint8Array[];
 
   private constructor(
     id: string,
@@ -228,6 +237,7 @@ export class EmbeddedCa implements CertificateAuthority {
     this.#clock = runtime.clock ?? systemClock;
     this.#random = runtime.random ?? systemRandom;
     this.#approvalModeOverride = approvalModeOverride;
+    this.#enrollmentAgentIssuers = (runtime.enrollmentAgentIssuers ?? []).map((der) => der.slice());
   }
 
   /**
@@ -342,7 +352,9 @@ export class EmbeddedCa implements CertificateAuthority {
    * issued now, or held `pending` in manual approval mode. A `requestId` seen before returns
    * its first outcome without issuing again.
    * @throws CardwrightError `CA_INVALID_REQUEST` for bytes that are not a correctly self-signed
-   * request, a malformed profile, or a CMC request (not supported by the embedded CA).
+   * request, a malformed profile, or a CMC request on behalf (RFC 5272) that is malformed, whose
+   * agent signature does not verify, or whose PKCS#10 is not `csr`. An agent the CA does not trust
+   * (see {@link EmbeddedCaRuntime.enrollmentAgentIssuers}) is answered `rejected`.
    */
   async submit(request: CertificateRequest): Promise<CaResult> {
     assertRequestId(request, "submit");
@@ -397,13 +409,18 @@ export class EmbeddedCa implements CertificateAuthority {
 
   async #accept(request: CertificateRequest, renewal: RenewalTarget | undefined): Promise<CaResult> {
     const details = { requestId: request.requestId };
-    if (request.cmc !== undefined) {
-      throw new CardwrightError(
-        "CA_INVALID_REQUEST",
-        "the embedded CA does not accept CMC requests (RFC 5272); submit the PKCS#10 csr on its own",
-        { details },
-      );
-    }
+    // A request on behalf: the agent's signature must verify before anything is recorded; an
+    // agent the CA does not trust is an issuance-rule violation, answered `rejected` below.
+    const onBehalf =
+      request.cmc === undefined
+        ? undefined
+        : await checkOnBehalfRequest(
+            request.cmc,
+            request.csr,
+            this.#enrollmentAgentIssuers,
+            this.#clock.now(),
+            request.requestId,
+          );
     let info: CertificationRequestInfo;
     try {
       assertValidProfile(request.profile);
@@ -431,10 +448,12 @@ export class EmbeddedCa implements CertificateAuthority {
         templateId: request.profile.templateId,
         subject: nameToString(info.subject),
         ...(renewal === undefined ? {} : { renewsSerialHex: renewal.serialHex }),
+        ...(onBehalf === undefined ? {} : { enrollmentAgent: onBehalf.agentSubject }),
       };
       state.requests[record.caRequestId] = record;
       state.requestIndex[record.requestId] = record.caRequestId;
       const violation =
+        onBehalf?.violation ??
         issuanceRuleViolation(info, request.profile) ??
         (renewal === undefined ? undefined : this.#renewalViolation(state, renewal.serialHex));
       if (violation !== undefined) {

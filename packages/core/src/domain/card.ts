@@ -59,8 +59,33 @@ export interface CardRecord extends Versioned {
   adminCredentialAlgorithm?: string;
   /** PUK, wrapped, when policy sets a random one. */
   puk?: WrappedSecret;
+  /**
+   * ISO 8601: when the PUK left the vault (an offline unblock response lets the card holder recover
+   * it). A disclosed PUK is replaced by a fresh random one at the next operation with the card in a
+   * reader (or `rotatePuk`), which clears this field.
+   */
+  pukDisclosedAt?: string;
+  /**
+   * The PUK before a rotation in progress, wrapped: kept until the card has the new one, so a crash
+   * between saving the new PUK and setting it on the card loses neither.
+   */
+  pukPrevious?: WrappedSecret;
   /** Id of the operation in progress or pending on this card. */
   pendingOperationId?: string;
+  /** The card that replaced this one (set by a replace operation). */
+  replacedBy?: string;
+  /** Set on a temporary card issued while the permanent card `replacesCardId` is away. */
+  temporary?: TemporaryCardInfo;
+}
+
+/** What makes a card temporary: the card it stands in for and when its certificates end. */
+export interface TemporaryCardInfo {
+  /** The permanent card (held while away) this card stands in for. */
+  replacesCardId: string;
+  /** ISO 8601: the latest notAfter of the temporary card's certificates. */
+  expiresAt: string;
+  /** ISO 8601: when the permanent card came back and this card was retired. */
+  returnedAt?: string;
 }
 
 /** A certificate in the inventory. */
@@ -91,6 +116,16 @@ export interface CertificateRecord extends Versioned {
    * replacement card.
    */
   archivedKey?: WrappedSecret;
+  /**
+   * Id of the certificate record (on the card replaced) this one was recovered from: the same
+   * certificate and archived key, imported to this card by a replacement's key recovery.
+   */
+  recoveredFrom?: string;
+  /**
+   * The values of the template's `trackedAttributes` the certificate was issued with (directory
+   * attributes, never secrets), so an update can tell when one changed and renew it.
+   */
+  trackedAttributes?: Readonly<Record<string, string>>;
 }
 
 /** A certification request as tracked by cardwright. */
@@ -113,6 +148,12 @@ export interface RequestRecord extends Versioned {
    * CA, when the template requires attestation.
    */
   attestation?: string[];
+  /**
+   * The request's key, PKCS#8 DER wrapped by the `SecretVault`, for templates whose keys are
+   * archived: saved here before the key is imported to the card, and carried to the certificate
+   * record ({@link CertificateRecord.archivedKey}) when the certificate is issued.
+   */
+  archivedKey?: WrappedSecret;
 }
 
 /** Kinds of lifecycle operations. */

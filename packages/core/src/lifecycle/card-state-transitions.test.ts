@@ -53,8 +53,9 @@ describe("default card state transition table", () => {
     expect(allowedTargets(t, "active").sort()).toEqual(["damaged", "lost", "revoked", "suspended", "updating"]);
     expect(allowedTargets(t, "suspended").sort()).toEqual(["active", "lost", "revoked"]);
     expect(allowedTargets(t, "revoked")).toEqual(["retired"]);
-    expect(allowedTargets(t, "damaged")).toEqual(["revoked"]);
-    expect(allowedTargets(t, "lost")).toEqual(["revoked"]);
+    // A replaced card (its certificates revoked by the replacement) is wiped from lost or damaged.
+    expect(allowedTargets(t, "damaged").sort()).toEqual(["retired", "revoked"]);
+    expect(allowedTargets(t, "lost").sort()).toEqual(["retired", "revoked"]);
     expect(allowedTargets(t, "retired")).toEqual([]);
     expect(refusal(() => assertTransition(t, "retired", "active", "resume")).message).toContain("no transition");
   });

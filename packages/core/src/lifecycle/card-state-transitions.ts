@@ -52,6 +52,16 @@ export const DEFAULT_CARD_STATE_TRANSITIONS: readonly CardStateTransition[] = [
   { from: "damaged", to: "revoked", reason: "the damaged card's certificates are revoked" },
   { from: "lost", to: "revoked", reason: "the lost card's certificates are revoked" },
   { from: "revoked", to: "retired", reason: "the revoked card is wiped (cleared) for disposal or reuse" },
+  {
+    from: "lost",
+    to: "retired",
+    reason: "a lost or stolen card, replaced (its certificates revoked), is found again and wiped",
+  },
+  {
+    from: "damaged",
+    to: "retired",
+    reason: "a damaged card, replaced (its certificates revoked), is wiped where it still answers, or destroyed",
+  },
 ];
 
 /** The table that applies under `policy` (its own, or the default). */

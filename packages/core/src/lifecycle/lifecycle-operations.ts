@@ -404,7 +404,7 @@ export class LifecycleOperations {
             ? "pending"
             : "running",
       progressOf: retire ? retireProgress : certificateStatusProgress,
-      fence: () => lease.renew(),
+      fence: () => lease.fence(),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
     const context = outcome.context as CertificateStatusContext | RetireContext;

@@ -4,6 +4,7 @@
  */
 import type { CertificateTemplate, Policy, PolicyAudience } from "../domain/policy.js";
 import { CardwrightError, PolicyError } from "../errors.js";
+import { checkKeyProtectionCapabilities } from "../keys/key-protection-policy.js";
 import type { DeviceCapabilities, DeviceIdentity } from "../ports/device.js";
 import type { DirectoryUser } from "../ports/directory.js";
 import { validatePolicy } from "./policy-validation.js";
@@ -79,6 +80,7 @@ export function checkDeviceCapabilities(
   if (policy.initialiseOnIssue && !capabilities.reset) {
     missing(policy, "reset", "policy initialises cards on issue but the device cannot be reset");
   }
+  checkKeyProtectionCapabilities(policy, capabilities, templates);
 }
 
 /** The policy engine. */

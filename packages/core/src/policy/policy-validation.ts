@@ -2,13 +2,18 @@
  * Static checks of a {@link Policy} before it is used: every refusal is `POLICY_INVALID` with
  * `details.rule` naming the rule, so an administrator can fix the policy.
  */
+import { validateDocumentPolicy } from "../documents/document-policy.js";
 import type { CertificateTemplate, PinCharacterClass, Policy } from "../domain/policy.js";
 import { CardwrightError, PolicyError } from "../errors.js";
+import { validateIssuancePolicy } from "../issuance/issuance-policy.js";
+import { checkKeyProtection } from "../keys/key-protection-policy.js";
 import { validateCardStateTransitions } from "../lifecycle/card-state-transitions.js";
 import { validatePermissionGrants } from "../lifecycle/lifecycle-permissions.js";
 import { parseDn } from "../pki/distinguished-name.js";
 import type { KeyUsage } from "../ports/certificate-authority.js";
 import type { KeyAlgorithm } from "../ports/device.js";
+import { validateReplacementPolicy } from "../replace/replacement-rules.js";
+import { validateUpdatePolicy } from "../update/update-policy.js";
 import { renderTemplate, templatePlaceholders } from "./attribute-template.js";
 import { ekuOid } from "./extended-key-usage.js";
 import { PIN_CLASSES } from "./pin-policy.js";
@@ -75,6 +80,7 @@ function checkTemplate(policy: Policy, t: CertificateTemplate): void {
   if (!Number.isInteger(t.validityDays) || t.validityDays < 1) {
     fail(policy, "validityDays", `template ${t.id} validityDays must be a positive integer`, at);
   }
+  checkKeyProtection(policy, t);
   // The subject must be a valid RFC 4514 DN once its placeholders are filled.
   const sampleUser = { id: "u", displayName: SAMPLE_VALUE, groups: [], attributes: {} };
   try {
@@ -143,4 +149,8 @@ export function validatePolicy(policy: Policy): void {
   }
   validateCardStateTransitions(policy);
   validatePermissionGrants(policy);
+  validateReplacementPolicy(policy);
+  validateIssuancePolicy(policy);
+  validateDocumentPolicy(policy);
+  validateUpdatePolicy(policy);
 }

@@ -7,7 +7,15 @@
  *
  * NOT for production: keys live in process memory.
  */
-import { sign as cryptoSign, generateKeyPairSync, type KeyObject, randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  timingSafeEqual,
+} from "node:crypto";
 import { CardwrightError } from "../errors.js";
 import type {
   AdminCredential,
@@ -130,6 +138,7 @@ export class SoftwareKeyDevice implements Device {
       reset: true,
       adminCredentialChange: true,
       attestation: false,
+      keyImport: true,
       cardIdentifiers: true,
       pinRetries: options.pinRetries ?? 3,
       ...options.capabilities,
@@ -352,6 +361,35 @@ export class SoftwareKeyDevice implements Device {
     });
   }
 
+  /**
+   * Import a PKCS #8 private key into `slot`, as a YubiKey's IMPORT ASYMMETRIC KEY does: admin
+   * authentication first, a key of `algorithm` only. Absent when `capabilities.keyImport` is false.
+   */
+  importKeyPair(slot: SlotId, algorithm: KeyAlgorithm, pkcs8: Uint8Array): Promise<DevicePublicKey> {
+    return this.#op("importKeyPair", () => {
+      if (this.capabilities.keyImport !== true) {
+        throw pivError("DEVICE_CAPABILITY", "this device cannot import private keys", {
+          capability: "keyImport",
+          slot,
+        });
+      }
+      this.#requireAdmin("importing a key pair");
+      if (!this.capabilities.slots.includes(slot)) throw pivError("PIV_NOT_FOUND", `no key slot ${slot}`, { slot });
+      let privateKey: KeyObject;
+      try {
+        privateKey = createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+      } catch {
+        throw pivError("PIV_WRONG_DATA", "the key to import is not a DER PKCS #8 private key", { sw: "6A80", slot });
+      }
+      if (keyAlgorithmOf(privateKey) !== algorithm) {
+        throw pivError("PIV_WRONG_DATA", `the key to import is not an ${algorithm} key`, { sw: "6A80", slot });
+      }
+      const spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
+      this.#keys.set(slot, { algorithm, privateKey, spki });
+      return { algorithm, spki: new Uint8Array(spki) };
+    });
+  }
+
   sign(slot: SlotId, algorithm: KeyAlgorithm, hash: HashAlgorithm, data: Uint8Array): Promise<Uint8Array> {
     return this.#op("sign", () => {
       const key = this.#keys.get(slot);
@@ -418,6 +456,17 @@ export class SoftwareKeyDevice implements Device {
       this.#pinVerified = false;
     });
   }
+}
+
+function keyAlgorithmOf(key: KeyObject): KeyAlgorithm | undefined {
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === "rsa") {
+    return details.modulusLength === 2048 ? "RSA2048" : details.modulusLength === 3072 ? "RSA3072" : undefined;
+  }
+  if (key.asymmetricKeyType === "ec") {
+    return details.namedCurve === "prime256v1" ? "ECCP256" : details.namedCurve === "secp384r1" ? "ECCP384" : undefined;
+  }
+  return undefined;
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -1,7 +1,7 @@
 /**
  * Holds a card lease for the length of one operation run: acquires it, renews it in the
- * background (every third of its duration) and on demand before each persisted step, and releases
- * it at the end. A holder that stops renewing — its process crashed — loses the card when the
+ * background (every third of its duration), fences each persisted step (renewing when the last
+ * confirmation is older than a third of the duration), and releases it at the end. A holder that stops renewing — its process crashed — loses the card when the
  * lease expires, and another process may take the operation over from its last persisted snapshot.
  */
 import { type CardwrightError, isCardwrightError } from "../errors.js";
@@ -14,6 +14,8 @@ export class CardLeaseKeeper {
   #lost: CardwrightError | undefined;
   #chain: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** `performance.now()` when the store last confirmed the lease (acquire or renew answered). */
+  #confirmedAt = performance.now();
 
   private constructor(
     private readonly store: Store,
@@ -56,6 +58,7 @@ export class CardLeaseKeeper {
       if (this.#lost !== undefined) throw this.#lost;
       try {
         this.#lease = await this.store.leases.renew(this.#lease, this.ttlMs);
+        this.#confirmedAt = performance.now();
       } catch (err) {
         if (isCardwrightError(err, "LEASE_LOST")) {
           this.#lost = err;
@@ -70,6 +73,20 @@ export class CardLeaseKeeper {
     });
     this.#chain = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * What a step runs before persisting its progress: proof that this holder still owns the card.
+   * A lease the store confirmed less than a third of its duration ago is proof enough — it cannot
+   * have expired (the store renewed it to a full duration before answering, and only expiry or
+   * this holder's own release ends a lease), so no store round trip is made; an older one is
+   * renewed now, as {@link renew}.
+   * @throws as {@link renew}.
+   */
+  fence(): Promise<void> {
+    if (this.#lost !== undefined) return Promise.reject(this.#lost);
+    if (performance.now() - this.#confirmedAt < this.ttlMs / 3) return Promise.resolve();
+    return this.renew();
   }
 
   /** Stops renewing and gives the card up (harmless when the lease was already lost). */

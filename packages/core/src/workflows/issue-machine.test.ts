@@ -40,11 +40,16 @@ function eventsFor(snapshot: { value: unknown; context: IssueContext }): AnyEven
   switch (state) {
     case "resolvePolicy":
       return [
-        ...[true, false].map((initialiseOnIssue) =>
+        ...[
+          [true, false],
+          [false, false],
+          [false, true],
+        ].map(([initialiseOnIssue, documentsRequired]) =>
           done("resolvePolicy", {
             policyId: "p",
             policyVersion: 1,
             initialiseOnIssue,
+            ...(documentsRequired === true ? { documentsRequired } : {}),
             templates: [plan("auth", "9a"), plan("sign", "9c")],
           }),
         ),
@@ -78,7 +83,17 @@ function eventsFor(snapshot: { value: unknown; context: IssueContext }): AnyEven
         error(state),
       ];
     }
+    case "checkDocuments":
+      return [
+        done(state, { status: "approved", documents: [] }),
+        done(state, {
+          status: "rejected",
+          documents: [{ type: "form", name: "Form", status: "rejected", documentId: "d1", reason: "unsigned" }],
+        }),
+        error(state),
+      ];
     case "pending":
+    case "awaitingDocuments":
     case "rollbackPending":
       return [{ type: "RESUME" }];
     case "rollback":
@@ -108,7 +123,7 @@ describe("issue machine paths (xstate/graph)", () => {
     const ends = new Set(paths.map((p) => String(p.state.value)));
     expect(paths.length).toBeGreaterThan(100);
     console.info(`issue machine: ${paths.length} simple paths checked`);
-    for (const s of ["done", "failed", "pending", "rollbackPending"]) expect(ends).toContain(s);
+    for (const s of ["done", "failed", "pending", "awaitingDocuments", "rollbackPending"]) expect(ends).toContain(s);
   });
 
   it("reaches done only with every certificate written, the PIN set, and nothing rejected", () => {
@@ -155,6 +170,33 @@ describe("issue machine paths (xstate/graph)", () => {
         }
       }
     }
+  });
+
+  it("writes certificates only after the document check approved, and waits in awaitingDocuments otherwise", () => {
+    const waiting = paths.filter((p) => p.state.value === "awaitingDocuments");
+    expect(waiting.length).toBeGreaterThan(0);
+    for (const p of waiting) {
+      const ctx = p.state.context as IssueContext;
+      expect(ctx.documents?.status).toBe("rejected");
+      expect(statesOf(p)).not.toContain("writeCertificates");
+    }
+    for (const p of paths) {
+      for (const step of [...p.steps.map((x) => x.state), p.state]) {
+        const ctx = step.context as IssueContext;
+        if (String(step.value) === "writeCertificates" && ctx.documentsRequired === true) {
+          expect(ctx.documents?.status).toBe("approved");
+        }
+        // A policy without documents never runs the document check.
+        if (ctx.documentsRequired !== true) expect(String(step.value)).not.toMatch(/Documents$/);
+      }
+    }
+    // A rejection followed by RESUME and an approval reaches done.
+    expect(
+      paths.some((p) => {
+        const s = statesOf(p);
+        return p.state.value === "done" && s.includes("awaitingDocuments");
+      }),
+    ).toBe(true);
   });
 
   it("keeps context JSON-serialisable and free of anything that looks like a credential", () => {

@@ -2,7 +2,8 @@
  * The issue workflow as an xstate v5 machine, in the order commercial CMSs use: resolve policy →
  * connect card → authenticate as admin → initialise (if policy says) → replace the admin
  * credential → write card identifiers → per template: generate key → build CSR → submit →
- * (pending, persisted, left by `RESUME`) → write certificates → set PINs → complete.
+ * (pending, persisted, left by `RESUME`) → document check (when the policy requires documents:
+ * `awaitingDocuments`, persisted, left by `RESUME`) → write certificates → set PINs → complete.
  *
  * Every side effect is a named `fromPromise` actor invoked with `id` equal to its name; the
  * facade supplies implementations with `.provide({ actors })`. Context and actor inputs hold
@@ -14,6 +15,7 @@
  * rollback that cannot reach the CA waits in `rollbackPending` for `RESUME`.
  */
 import { assign, setup } from "xstate";
+import type { DocumentCheck } from "../documents/document-check.js";
 import type { CardState } from "../domain/card.js";
 import { CardwrightError, type SerializedError } from "../errors.js";
 import type { KeyAlgorithm, SlotId } from "../ports/device.js";
@@ -49,6 +51,8 @@ export interface TemplatePlan {
   caRequestId?: string;
   serialHex?: string;
   rejectionReason?: string;
+  /** Validity asked of the CA when shorter than the template's (a temporary card's certificates). */
+  validityDays?: number;
 }
 
 /** What starts an issue. */
@@ -62,6 +66,19 @@ export interface IssueInput {
   optionalTemplates: readonly string[];
   /** State to return the card to on rollback. */
   previousCardState: CardState;
+  /** Issue exactly these templates instead of the mandatory ones plus `optionalTemplates` (a replacement). */
+  selection?: IssueTemplateSelection;
+}
+
+/**
+ * The certificates of a replacement card: a temporary card carries a subset of the policy with a
+ * shorter validity, and a replacement whose encryption keys are recovered leaves those templates out.
+ */
+export interface IssueTemplateSelection {
+  /** Template ids of the card's policy, mandatory or optional. */
+  templates: readonly string[];
+  /** Certificates are asked for at most this many days (each template's own validity when shorter). */
+  maxValidityDays?: number;
 }
 
 /** The machine's context: JSON, no secrets. */
@@ -77,6 +94,10 @@ export interface IssueContext extends IssueInput {
   adminSource?: "stored" | "factory";
   chuidGuid?: string;
   pinSet: boolean;
+  /** The policy requires documents (`Policy.documents`): certificates wait for their approval. */
+  documentsRequired?: boolean;
+  /** The last document check (policies with `documents` only): what is approved, awaited or rejected. */
+  documents?: DocumentCheck;
   error?: SerializedError;
 }
 
@@ -85,6 +106,8 @@ export interface ResolvePolicyOutput {
   policyId: string;
   policyVersion: number;
   initialiseOnIssue: boolean;
+  /** Set when the policy requires documents before certificates are written. */
+  documentsRequired?: boolean;
   templates: TemplatePlan[];
 }
 /** Input of the card-level steps: ids only, no secrets. */
@@ -122,7 +145,10 @@ export interface RollbackOutput {
   revoked: string[];
 }
 
-/** Events from outside: `RESUME` leaves `pending` (re-poll the CA) and `rollbackPending` (retry). */
+/**
+ * Events from outside: `RESUME` leaves `pending` (re-poll the CA), `awaitingDocuments` (check the
+ * documents again) and `rollbackPending` (retry).
+ */
 export type IssueEvent = { type: "RESUME" };
 
 /** Declares a step actor's input and output; the facade provides its implementation. */
@@ -198,6 +224,7 @@ type StepName =
   | "buildCsr"
   | "submitRequest"
   | "markPending"
+  | "checkDocuments"
   | "writeCertificates"
   | "setPins"
   | "complete";
@@ -221,6 +248,7 @@ export const issueMachine = setup({
     submitRequest: step<TemplateStepInput, SubmitOutput>("submitRequest"),
     markPending: step<TemplatesStepInput, void>("markPending"),
     pollRequests: step<TemplatesStepInput, PollOutput>("pollRequests"),
+    checkDocuments: step<TemplatesStepInput, DocumentCheck>("checkDocuments"),
     writeCertificates: step<TemplatesStepInput, void>("writeCertificates"),
     setPins: step<CardStepInput, void>("setPins"),
     complete: step<TemplatesStepInput, void>("complete"),
@@ -232,6 +260,8 @@ export const issueMachine = setup({
     anyRejected: ({ context }) => context.templates.some((t) => t.status === "rejected"),
     anyPending: ({ context }) => context.templates.some((t) => t.status === "pending"),
     allIssued: ({ context }) => context.templates.every((t) => t.status === "issued" || t.status === "written"),
+    documentsRequired: ({ context }) => context.documentsRequired === true,
+    documentsApproved: ({ context }) => context.documents?.status === "approved",
   },
   actions: {
     nextTemplate: assign({ index: ({ context }) => context.index + 1 }),
@@ -267,6 +297,7 @@ export const issueMachine = setup({
           deviceSerial: context.deviceSerial,
           optionalTemplates: context.optionalTemplates,
           previousCardState: context.previousCardState,
+          ...(context.selection === undefined ? {} : { selection: context.selection }),
         }),
         onDone: {
           target: "connectCard",
@@ -274,6 +305,7 @@ export const issueMachine = setup({
             policyId: event.output.policyId,
             policyVersion: event.output.policyVersion,
             initialiseOnIssue: event.output.initialiseOnIssue,
+            ...(event.output.documentsRequired === true ? { documentsRequired: true } : {}),
             templates: event.output.templates,
           })),
         },
@@ -386,6 +418,7 @@ export const issueMachine = setup({
         { guard: "anyRejected", target: "rollback", actions: "setRejectedError" },
         { guard: "moreTemplates", target: "generateKey", actions: "nextTemplate" },
         { guard: "anyPending", target: "markPending" },
+        { guard: "documentsRequired", target: "checkDocuments" },
         { target: "writeCertificates" },
       ],
     },
@@ -428,8 +461,29 @@ export const issueMachine = setup({
       always: [
         { guard: "anyRejected", target: "rollback", actions: "setRejectedError" },
         { guard: "anyPending", target: "pending" },
+        { guard: "documentsRequired", target: "checkDocuments", actions: assign({ error: undefined }) },
         { target: "writeCertificates", actions: assign({ error: undefined }) },
       ],
+    },
+    /** Nothing is written to the card until the documents the policy requires are approved. */
+    checkDocuments: {
+      invoke: {
+        id: "checkDocuments",
+        src: "checkDocuments",
+        input: ({ context }) => templatesInput(context),
+        onDone: {
+          target: "afterDocuments",
+          actions: assign({ documents: ({ event }) => event.output }),
+        },
+        onError: onStepError("checkDocuments"),
+      },
+    },
+    afterDocuments: {
+      always: [{ guard: "documentsApproved", target: "writeCertificates" }, { target: "awaitingDocuments" }],
+    },
+    /** Waits for an administrator to approve the documents (or the user to re-upload); persisted; no invoke. */
+    awaitingDocuments: {
+      on: { RESUME: "checkDocuments" },
     },
     writeCertificates: {
       invoke: {
@@ -500,7 +554,7 @@ function templatesInput(context: IssueContext): TemplatesStepInput {
 }
 
 /** States in which an issue rests until something outside happens (`RESUME`). */
-export const ISSUE_REST_STATES = ["pending", "rollbackPending"] as const;
+export const ISSUE_REST_STATES = ["pending", "awaitingDocuments", "rollbackPending"] as const;
 
 /** Top-level steps in order, for progress reporting. */
 export const ISSUE_STEPS = [
@@ -516,6 +570,8 @@ export const ISSUE_STEPS = [
   "markPending",
   "pending",
   "pollRequests",
+  "checkDocuments",
+  "awaitingDocuments",
   "writeCertificates",
   "setPins",
   "complete",

@@ -4,12 +4,25 @@
  * that was in flight. Secrets stay in the {@link DeviceSession} or wrapped on the card record.
  */
 import { fromPromise } from "xstate";
+import type { DocumentCheck } from "../documents/document-check.js";
+import { checkIssueDocuments } from "../documents/documents-approval.js";
 import type { AuditEventInput } from "../domain/audit.js";
 import type { CardRecord, CardState, CertificateRecord, RequestRecord } from "../domain/card.js";
 import type { CertificateTemplate, Policy } from "../domain/policy.js";
 import { CardwrightError, PolicyError } from "../errors.js";
+import { type PivAttestation, verifyPivAttestation } from "../keys/attestation-verifier.js";
+import {
+  generateOffCardKeyPair,
+  importKeyToDevice,
+  type OffCardKeyPair,
+  publicKeyOfPkcs8,
+  unwrapArchivedKey,
+  wrapArchivedKey,
+  zeroKey,
+} from "../keys/key-archival.js";
 import { parseCertificate, spkiEquals } from "../pki/certificate.js";
 import { buildCsr, csrPublicKey } from "../pki/csr.js";
+import { type EnrollmentAgent, signOnBehalf } from "../pki/enrollment-agent.js";
 import { renderSan, renderSubject } from "../policy/attribute-template.js";
 import { ekuOid } from "../policy/extended-key-usage.js";
 import { generatePin, generatePuk, validatePin } from "../policy/pin-policy.js";
@@ -19,9 +32,11 @@ import type { CaResult, CertificateAuthority, CertificateProfile } from "../port
 import type { AdminCredential } from "../ports/device.js";
 import type { Directory, DirectoryUser } from "../ports/directory.js";
 import type { Notification, Notifier } from "../ports/notifier.js";
-import type { Logger, Random } from "../ports/runtime.js";
+import type { Clock, Logger, Random } from "../ports/runtime.js";
 import type { SecretVault } from "../ports/secret-vault.js";
 import type { Store } from "../ports/store.js";
+import { systemClock } from "../runtime/clock.js";
+import { trackedAttributeValues } from "../update/update-plan.js";
 import { credentialBytes, type DeviceSession, MANAGEMENT_KEY_BYTES, secretContext } from "./device-session.js";
 import type {
   CardStepInput,
@@ -55,6 +70,12 @@ export interface IssueDependencies {
   logger: Logger;
   /** How CA calls that fail with `CA_UNAVAILABLE` are retried (see {@link retryCa}). */
   caRetry?: CaRetryOptions;
+  /** Signs requests on behalf (CMC) for policies with `issuance.enrollOnBehalf`; its key stays with the caller. */
+  enrollmentAgent?: EnrollmentAgent;
+  /** DER roots key attestations must chain to (templates with `requireAttestation`). */
+  attestationRoots?: readonly Uint8Array[];
+  /** Clock attestation validity is checked at; the system clock by default. */
+  clock?: Clock;
 }
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
@@ -171,6 +192,11 @@ export class IssueSteps {
     t: CertificateTemplate,
     result: CaResult,
   ): Promise<SubmitOutput> {
+    // The attribute values the certificate was issued with, so an update can see them change.
+    const tracked =
+      result.status === "issued" && (t.trackedAttributes?.length ?? 0) > 0
+        ? trackedAttributeValues(t, await this.#user(input.userId))
+        : undefined;
     return this.#d.store.transaction(async (tx) => {
       const current = (await tx.requests.get(request.id)) ?? request;
       if (result.status === "issued") {
@@ -196,6 +222,8 @@ export class IssueSteps {
           notBefore: summary.notBefore,
           notAfter: summary.notAfter,
           certificate: b64(result.certificate),
+          ...(current.archivedKey === undefined ? {} : { archivedKey: current.archivedKey }),
+          ...(tracked === undefined ? {} : { trackedAttributes: tracked }),
         };
         const existing = await tx.certificates.get(request.id);
         if (existing === null) await tx.certificates.create(cert);
@@ -243,7 +271,11 @@ export class IssueSteps {
   async resolvePolicy(input: IssueInput): Promise<ResolvePolicyOutput> {
     const user = await this.#user(input.userId);
     const policy = this.#d.policies.resolve(user, this.session.device.identity);
-    const templates = selectTemplates(policy, input.optionalTemplates);
+    const templates =
+      input.selection === undefined
+        ? selectTemplates(policy, input.optionalTemplates)
+        : input.selection.templates.map((id) => this.#template(policy, id));
+    const maxDays = input.selection?.maxValidityDays;
     for (const t of templates) {
       this.#ca(t.caId);
       renderSubject(t.subject, user, { policyId: policy.id, templateId: t.id });
@@ -263,6 +295,7 @@ export class IssueSteps {
       policyId: policy.id,
       policyVersion: policy.version,
       initialiseOnIssue: policy.initialiseOnIssue,
+      ...(policy.documents === undefined ? {} : { documentsRequired: true }),
       templates: templates.map((t) => ({
         templateId: t.id,
         caId: t.caId,
@@ -270,6 +303,7 @@ export class IssueSteps {
         keyAlgorithm: t.keyAlgorithm,
         requestId: this.#d.random.uuid(),
         status: "planned",
+        ...(maxDays !== undefined && maxDays < t.validityDays ? { validityDays: maxDays } : {}),
       })),
     };
   }
@@ -353,7 +387,12 @@ export class IssueSteps {
     return { guid: ids.guid };
   }
 
-  /** Generate the template's key pair on the card, unless a CSR for it already exists (resumed run). */
+  /**
+   * Generate the template's key pair on the card, unless a CSR for it already exists (resumed run).
+   * A template that archives its key gets one generated off-card, archived and imported
+   * ({@link #generateArchivedKey}); one that requires attestation has the device prove the key
+   * is its own before the CSR is built ({@link #attestKey}).
+   */
   async generateKey(input: TemplateStepInput): Promise<{ spki: string }> {
     const t = input.template;
     const request = await this.#d.store.requests.get(t.requestId);
@@ -363,6 +402,8 @@ export class IssueSteps {
     // A PKCS#11 token (SO PIN as admin credential) creates private key objects only in a user
     // session (PKCS#11 v2.40 §4.4, CKA_PRIVATE): verify the PIN before generating.
     if ((await this.session.factory()).admin.kind === "so-pin") await this.session.ensurePin(card);
+    const template = this.#template(this.#policy(input), t.templateId);
+    if (template.archiveKey === true) return { spki: b64(await this.#generateArchivedKey(input, request)) };
     const publicKey = await this.session.device.generateKeyPair(t.slot, t.keyAlgorithm);
     if (publicKey.algorithm !== t.keyAlgorithm) {
       throw new CardwrightError(
@@ -374,7 +415,107 @@ export class IssueSteps {
       );
     }
     await this.#audit(input, "key.generated", { templateId: t.templateId, slot: t.slot, keyAlgorithm: t.keyAlgorithm });
+    if (template.requireAttestation === true) await this.#attestKey(input, publicKey.spki);
     return { spki: b64(publicKey.spki) };
+  }
+
+  /**
+   * Key archival: generate the key off-card, save it wrapped on the request record (before the card
+   * holds it, so a key on a card is always recoverable), import it, and zero the clear copy. A
+   * resumed run re-imports the key already archived rather than making another.
+   * @returns the imported key's SubjectPublicKeyInfo.
+   */
+  async #generateArchivedKey(input: TemplateStepInput, request: RequestRecord | null): Promise<Uint8Array> {
+    const t = input.template;
+    const at = { cardId: input.cardId, requestId: t.requestId };
+    const details = { templateId: t.templateId, slot: t.slot, keyAlgorithm: t.keyAlgorithm };
+    let key: OffCardKeyPair;
+    if (request?.archivedKey !== undefined) {
+      const pkcs8 = await unwrapArchivedKey(this.#d.vault, request.archivedKey, at);
+      try {
+        key = { algorithm: t.keyAlgorithm, pkcs8, spki: publicKeyOfPkcs8(t.keyAlgorithm, pkcs8) };
+      } catch (err) {
+        zeroKey(pkcs8);
+        throw err;
+      }
+    } else {
+      key = await generateOffCardKeyPair(t.keyAlgorithm);
+      try {
+        const wrapped = await wrapArchivedKey(this.#d.vault, key.pkcs8, at);
+        await this.#saveKeyEvidence(input, { archivedKey: wrapped }, "key.archived", {
+          ...details,
+          kekId: wrapped.kekId,
+        });
+      } catch (err) {
+        zeroKey(key.pkcs8);
+        throw err;
+      }
+    }
+    const publicKey = await importKeyToDevice(this.session.device, t.slot, key);
+    await this.#audit(input, "key.imported", details);
+    return publicKey.spki;
+  }
+
+  /**
+   * Attestation policy: the device attests the key in the slot and the chain must verify against
+   * the configured roots and certify `spki`; the verified chain is kept on the request record. A
+   * failure is audited and fails the step, so the request never reaches the CA.
+   * @throws CardwrightError `ATTESTATION_FAILED` (details.check), or the device's error when it cannot attest.
+   */
+  async #attestKey(input: TemplateStepInput, spki: Uint8Array): Promise<void> {
+    const t = input.template;
+    const device = this.session.device;
+    const chain = await device.attest(t.slot);
+    let facts: PivAttestation;
+    try {
+      facts = await verifyPivAttestation(chain, {
+        roots: this.#d.attestationRoots ?? [],
+        publicKey: spki,
+        slot: t.slot,
+        now: (this.#d.clock ?? systemClock).now(),
+        serial: device.identity.serial,
+      });
+    } catch (err) {
+      await this.#audit(input, "key.attestation.failed", {
+        templateId: t.templateId,
+        slot: t.slot,
+        check: err instanceof CardwrightError ? err.details.check : undefined,
+      });
+      throw err;
+    }
+    await this.#saveKeyEvidence(input, { attestation: facts.chain.map(b64) }, "key.attested", {
+      templateId: t.templateId,
+      slot: t.slot,
+      deviceSerial: facts.serial,
+      firmware: facts.firmware,
+    });
+  }
+
+  /** Write key facts (wrapped key, attestation chain) to the template's request record, creating it, audited in one transaction. */
+  async #saveKeyEvidence(
+    input: TemplateStepInput,
+    fields: Pick<RequestRecord, "archivedKey" | "attestation">,
+    action: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    const t = input.template;
+    await this.#d.store.transaction(async (tx) => {
+      const current = await tx.requests.get(t.requestId);
+      if (current === null) {
+        await tx.requests.create({
+          id: t.requestId,
+          cardId: input.cardId,
+          operationId: input.operationId,
+          templateId: t.templateId,
+          caId: t.caId,
+          status: "created",
+          ...fields,
+        });
+      } else {
+        await tx.requests.update({ ...current, ...fields });
+      }
+      await this.#audit(input, action, details, tx);
+    });
   }
 
   /** Build the PKCS#10 request signed on the card, and save it as our request record. */
@@ -400,15 +541,19 @@ export class IssueSteps {
       this.session.device,
     );
     await this.#d.store.transaction(async (tx) => {
-      await tx.requests.create({
+      const request = {
         id: plan.requestId,
         cardId: input.cardId,
         operationId: input.operationId,
         templateId: t.id,
         caId: t.caId,
-        status: "created",
+        status: "created" as const,
         csr: b64(csr),
-      });
+      };
+      // generateKey may have created the record already, with the key's attestation or archived copy.
+      const existing = await tx.requests.get(plan.requestId);
+      if (existing === null) await tx.requests.create(request);
+      else await tx.requests.update({ ...existing, ...request });
       await this.#audit(input, "request.created", { templateId: t.id, caId: t.caId, requestId: plan.requestId }, tx);
     });
   }
@@ -424,9 +569,45 @@ export class IssueSteps {
     }
     const t = this.#template(this.#policy(input), plan.templateId);
     const ca = this.#ca(t.caId);
-    const submission = { requestId: request.id, csr: unb64(request.csr), profile: this.#profile(t) };
-    const result = await this.#retryCa(`submitting request ${request.id}`, () => ca.submit(submission));
+    const submission = {
+      requestId: request.id,
+      csr: unb64(request.csr),
+      // A temporary card's certificates are asked for with its shorter validity.
+      profile: this.#profile(plan.validityDays === undefined ? t : { ...t, validityDays: plan.validityDays }),
+    };
+    const onBehalf = await this.#onBehalf(input, request.id, submission.csr);
+    const result = await this.#retryCa(`submitting request ${request.id}`, () =>
+      ca.submit(onBehalf === undefined ? submission : { ...submission, cmc: onBehalf }),
+    );
     return this.#recordResult(input, request, t, result);
+  }
+
+  /**
+   * For a policy that enrolls on behalf: the CMC Full PKI Request (RFC 5272 §3.2) wrapping `csr`,
+   * signed by the enrollment agent, audited with the agent's identity. Signed again on a re-run
+   * (the CA dedupes on our request id).
+   * @throws CardwrightError `CONFIG_INVALID` when no enrollment agent is configured.
+   */
+  async #onBehalf(input: TemplateStepInput, requestId: string, csr: Uint8Array): Promise<Uint8Array | undefined> {
+    const policy = this.#policy(input);
+    if (policy.issuance?.enrollOnBehalf !== true) return undefined;
+    const agent = this.#d.enrollmentAgent;
+    if (agent === undefined) {
+      throw new CardwrightError(
+        "CONFIG_INVALID",
+        `policy ${policy.id} enrolls on behalf, but no enrollment agent is configured (CardwrightOptions.enrollmentAgent)`,
+        { details: { policyId: policy.id, requestId } },
+      );
+    }
+    const cmc = await signOnBehalf(agent, csr);
+    const certificate = parseCertificate(agent.certificate);
+    await this.#audit(input, "request.signed-on-behalf", {
+      requestId,
+      templateId: input.template.templateId,
+      agentSubject: certificate.subject,
+      agentSerialHex: certificate.serialHex,
+    });
+    return cmc;
   }
 
   /** The card waits for approval: state `pending`, audited; approvers are told. */
@@ -473,6 +654,11 @@ export class IssueSteps {
       });
     }
     return { results };
+  }
+
+  /** The policy's document check before anything is written (see `documents/documents-approval.ts`). */
+  checkDocuments(input: TemplatesStepInput): Promise<DocumentCheck> {
+    return checkIssueDocuments(this.#d, input);
   }
 
   /** Write each issued certificate to its slot, after checking it certifies the key the card generated. */
@@ -675,6 +861,9 @@ export function issueActors(steps: IssueSteps | ((operationId: string) => IssueS
     ),
     markPending: fromPromise<void, TemplatesStepInput>(({ input }) => of(input.operationId).markPending(input)),
     pollRequests: fromPromise<PollOutput, TemplatesStepInput>(({ input }) => of(input.operationId).pollRequests(input)),
+    checkDocuments: fromPromise<DocumentCheck, TemplatesStepInput>(({ input }) =>
+      of(input.operationId).checkDocuments(input),
+    ),
     writeCertificates: fromPromise<void, TemplatesStepInput>(({ input }) =>
       of(input.operationId).writeCertificates(input),
     ),

@@ -126,6 +126,16 @@ export const Tag = {
   applicationIdentifier: 0x4f,
 } as const;
 
+/** Private key component tags of Yubico IMPORT ASYMMETRIC KEY (INS FE; yubikit `piv.py` `put_key`). */
+export const ImportKeyTag = {
+  rsaPrime1: 0x01,
+  rsaPrime2: 0x02,
+  rsaExponent1: 0x03,
+  rsaExponent2: 0x04,
+  rsaCoefficient: 0x05,
+  ecPrivateScalar: 0x06,
+} as const;
+
 /** Algorithm identifiers, SP 800-78-4 Table 6-2 and SP 800-73-4 Part 1 Table 5 (+ Yubico AES). */
 export const Alg = {
   tdes: 0x03,

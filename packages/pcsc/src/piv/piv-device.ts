@@ -27,6 +27,7 @@ import { algorithmByte, isPivKeyAlgorithm, managementKeyAlgorithmOf, type PivKey
 import { buildCcc } from "./ccc.js";
 import { buildChuid, type Chuid } from "./chuid.js";
 import { KeyRef, RETIRED_KEY_REFS, YubiKeyDefaults } from "./constants.js";
+import { prepareImportKey, zeroImportKey } from "./key-import.js";
 import { PivSession, type PivSessionOptions } from "./session.js";
 
 /** Options of {@link PivDevice.open}. */
@@ -143,6 +144,8 @@ export class PivDevice implements Device {
       reset: yubiKey,
       adminCredentialChange: yubiKey,
       attestation: yubiKey && compareVersion(session.firmware, [4, 3, 0]) >= 0,
+      // IMPORT ASYMMETRIC KEY is a Yubico extension every YubiKey PIV applet has; SP 800-73-4 has none.
+      keyImport: yubiKey,
       cardIdentifiers: true,
     };
     if (yubiKey) {
@@ -273,6 +276,41 @@ export class PivDevice implements Device {
     const keyRef = this.keyRefOf(slot);
     const pivAlgorithm = this.pivAlgorithm(algorithm);
     const spki = await this.session.generateKeyPair(keyRef, pivAlgorithm);
+    return { algorithm: pivAlgorithm, spki };
+  }
+
+  /**
+   * Import a private key generated off the card into `slot` (Yubico IMPORT ASYMMETRIC KEY, INS FE);
+   * requires admin authentication. The components are zeroed once sent. Where the card has
+   * GET METADATA (5.3+) its public key is read back and must equal the imported one.
+   * @throws CardwrightError `DEVICE_CAPABILITY` when the card cannot import (not a YubiKey) or lacks
+   * the slot or algorithm; `PIV_WRONG_DATA` for a key that is not PKCS #8 of `algorithm`;
+   * `PIV_SECURITY_STATUS` without admin authentication.
+   */
+  async importKeyPair(slot: SlotId, algorithm: KeyAlgorithm, pkcs8: Uint8Array): Promise<DevicePublicKey> {
+    this.ensureOpen();
+    if (this.capabilities.keyImport !== true) {
+      throw capabilityError("this PIV card cannot import private keys", { capability: "keyImport", slot });
+    }
+    const keyRef = this.keyRefOf(slot);
+    const pivAlgorithm = this.pivAlgorithm(algorithm);
+    const { components, spki } = prepareImportKey(pivAlgorithm, pkcs8);
+    try {
+      await this.session.importKey(keyRef, pivAlgorithm, components);
+    } catch (err) {
+      throw withContext(err, `importing a key into slot ${slot}`);
+    } finally {
+      zeroImportKey(components);
+    }
+    if (this.session.supportsMetadata) {
+      const metadata = await this.session.getMetadata(keyRef);
+      if (metadata.publicKey === undefined || !Buffer.from(metadata.publicKey).equals(Buffer.from(spki))) {
+        throw new BadResponseError(`the card holds a different public key in slot ${slot} after the import`, {
+          instruction: "GET METADATA",
+          details: { slot },
+        });
+      }
+    }
     return { algorithm: pivAlgorithm, spki };
   }
 

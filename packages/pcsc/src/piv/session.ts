@@ -33,8 +33,19 @@ import {
 import { type Ccc, decodeCcc, encodeCcc } from "./ccc.js";
 import { decodeCertificateObject, encodeCertificateObject } from "./certificate-object.js";
 import { type Chuid, decodeChuid, encodeChuid } from "./chuid.js";
-import { certificateObjectFor, Ins, KeyRef, ObjectTag, PIV_AID, RETIRED_KEY_REFS, Sw, Tag } from "./constants.js";
+import {
+  certificateObjectFor,
+  ImportKeyTag,
+  Ins,
+  KeyRef,
+  ObjectTag,
+  PIV_AID,
+  RETIRED_KEY_REFS,
+  Sw,
+  Tag,
+} from "./constants.js";
 import { type DiscoveryObject, parseDiscovery } from "./discovery.js";
+import type { ImportKeyComponents } from "./key-import.js";
 import { checkManagementKey, decryptBlock, encryptBlock, managementKeyBlockSize } from "./management-key.js";
 import { type KeyMetadata, parseMetadata } from "./metadata.js";
 import { spkiFromPublicKeyElements } from "./public-key.js";
@@ -441,6 +452,31 @@ export class PivSession {
     );
   }
 
+  /**
+   * Import a private key into a slot (Yubico IMPORT ASYMMETRIC KEY, INS FE: P1 algorithm, P2 key
+   * reference; RSA as CRT components in tags 01–05, EC as the private scalar in tag 06, optional
+   * PIN/touch policies in AA/AB). Requires management key authentication (the card enforces it).
+   * The data field is redacted in APDU traces. Imported keys cannot be attested.
+   * @throws UnsupportedError on non-YubiKeys; SecurityStatusError without management key authentication.
+   */
+  async importKey(
+    keyRef: number,
+    algorithm: PivKeyAlgorithm,
+    components: ImportKeyComponents,
+    options: GenerateKeyOptions = {},
+  ): Promise<void> {
+    this.requireYubiKey("IMPORT ASYMMETRIC KEY");
+    this.checkKeySlot(keyRef);
+    this.checkKeyAlgorithm(algorithm);
+    if ((components.kind === "rsa") !== (algorithm === "RSA2048")) {
+      throw new InvalidCommandError(`the key components do not belong to an ${algorithm} key`);
+    }
+    if (options.touchPolicy === "cached" && !this.atLeast(FEATURE.touchCached)) {
+      throw this.tooOld("the cached touch policy", FEATURE.touchCached);
+    }
+    await this.importAsymmetricKey(keyRef, algorithm, components, options);
+  }
+
   // ── YubiKey extensions ─────────────────────────────────────────────────────────────────────
 
   /**
@@ -767,6 +803,40 @@ export class PivSession {
       algorithm === "RSA2048" ? timeouts.generateRsaMs : timeouts.generateEcMs,
     );
     return findRequired(data, Tag.publicKeyTemplate, "generated public key");
+  }
+
+  private async importAsymmetricKey(
+    keyRef: number,
+    algorithm: PivKeyAlgorithm,
+    components: ImportKeyComponents,
+    options: GenerateKeyOptions,
+  ): Promise<void> {
+    const parts =
+      components.kind === "rsa"
+        ? [
+            tlv(ImportKeyTag.rsaPrime1, components.p),
+            tlv(ImportKeyTag.rsaPrime2, components.q),
+            tlv(ImportKeyTag.rsaExponent1, components.dp),
+            tlv(ImportKeyTag.rsaExponent2, components.dq),
+            tlv(ImportKeyTag.rsaCoefficient, components.qi),
+          ]
+        : [tlv(ImportKeyTag.ecPrivateScalar, components.scalar)];
+    if (options.pinPolicy !== undefined)
+      parts.push(tlv(Tag.pinPolicy, Uint8Array.of(pinPolicyByte(options.pinPolicy))));
+    if (options.touchPolicy !== undefined) {
+      parts.push(tlv(Tag.touchPolicy, Uint8Array.of(touchPolicyByte(options.touchPolicy))));
+    }
+    const data = concat(...parts);
+    try {
+      await this.exchange(
+        { cla: 0, ins: Ins.importKey, p1: algorithmByte(algorithm), p2: keyRef, data },
+        { instruction: "IMPORT ASYMMETRIC KEY", details: { slot: hexRef(keyRef), algorithm } },
+      );
+    } finally {
+      // The encoded command holds the private key: do not leave it in memory.
+      data.fill(0);
+      for (const part of parts) part.fill(0);
+    }
   }
 
   private async privateKeyOperation(
