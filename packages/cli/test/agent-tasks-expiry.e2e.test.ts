@@ -35,7 +35,8 @@ import { PgliteStore } from "@cardwright/store-sql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CA_ID, sampleUsers, staffPivPolicy } from "../src/index.js";
 import { expectConsistent } from "./support/invariants.js";
-import { openssl } from "./support/openssl.js";
+import { openssl, opensslCertificate } from "./support/openssl.js";
+import { certificatePem } from "./support/pem.js";
 import { createStack, type Stack, TEST_KEK } from "./support/stack.js";
 
 /**
@@ -83,13 +84,6 @@ async function blockPin(device: Device): Promise<void> {
     expect(isCardwrightError(err, "PIV_WRONG_PIN")).toBe(true);
   }
   throw new Error("the PIN never blocked");
-}
-
-function pem(der: Uint8Array): string {
-  const b64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`;
 }
 
 /** Every string a secret could hide in: store rows and audit events, as JSON. */
@@ -358,7 +352,7 @@ describe("expiry monitoring of certificates issued with short validity", () => {
     onCardNotAfter = new Map();
     for (const slot of ["9a", "9c"]) {
       const r = openssl(["x509", "-in", "c.pem", "-noout", "-enddate"], {
-        "c.pem": pem((await device.readCertificate(slot))!),
+        "c.pem": certificatePem((await device.readCertificate(slot))!),
       });
       expect(r.status, r.output).toBe(0);
       onCardNotAfter.set(slot, new Date(r.output.trim().replace(/^notAfter=/, "")).toISOString());
@@ -366,24 +360,7 @@ describe("expiry monitoring of certificates issued with short validity", () => {
 
     // A certificate found on the card that cardwright did not issue, recorded as third-party:
     // self-signed by openssl, valid for 10 days.
-    const made = openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "k.pem",
-      "-subj",
-      "/CN=Partner VPN/O=Partner Inc",
-      "-days",
-      "10",
-    ]);
-    expect(made.status, made.output).toBe(0);
-    const b64 = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(made.output)![1]!;
-    const der = new Uint8Array(Buffer.from(b64.replace(/\s/g, ""), "base64"));
+    const der = opensslCertificate({ subject: "/CN=Partner VPN/O=Partner Inc", days: 10 });
     await device.writeCertificate("82", der);
     const parsed = parseCertificate(der);
     thirdPartyId = `third-${parsed.serialHex}`;

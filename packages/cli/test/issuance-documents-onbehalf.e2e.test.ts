@@ -14,13 +14,11 @@ import { EmbeddedCa } from "@cardwright/ca-adapters";
 import {
   AesGcmSecretVault,
   Cardwright,
-  type CardwrightError,
   type CertificateAuthority,
   type CertificateRequest,
   type EnrollmentAgent,
   type HashAlgorithm,
   type IssueResult,
-  isCardwrightError,
   type Policy,
   readCmcFullPkiRequest,
 } from "@cardwright/core";
@@ -30,17 +28,12 @@ import { InMemoryTransport, VirtualPivCard } from "@cardwright/simulator";
 import { PgliteStore } from "@cardwright/store-sql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CA_ID, sampleUsers, staffPivPolicy } from "../src/index.js";
+import { rejection } from "./support/errors.js";
 import { verifyCertificate } from "./support/openssl.js";
+import { pem } from "./support/pem.js";
 import { TEST_KEK } from "./support/stack.js";
 
 const REQUEST_AGENT_EKU = "1.3.6.1.4.1.311.20.2.1";
-
-function pem(label: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN ${label}-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END ${label}-----\n`;
-}
 
 /** Runs openssl in `dir`, where keys, certificates and messages stay between calls. */
 function run(dir: string, args: string[]): { status: number; output: string } {
@@ -155,16 +148,6 @@ class CapturingCa implements CertificateAuthority {
   suspend: CertificateAuthority["suspend"] = (s) => this.ca.suspend(s);
   unsuspend: CertificateAuthority["unsuspend"] = (s) => this.ca.unsuspend(s);
   chain: CertificateAuthority["chain"] = () => this.ca.chain();
-}
-
-async function rejection(p: Promise<unknown>): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCardwrightError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CardwrightError");
 }
 
 let serial = 7_300_000;

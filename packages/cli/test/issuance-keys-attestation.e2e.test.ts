@@ -17,7 +17,6 @@ import { EmbeddedCa } from "@cardwright/ca-adapters";
 import {
   AesGcmSecretVault,
   Cardwright,
-  type CardwrightError,
   type CertificateAuthority,
   type CertificateTemplate,
   type Device,
@@ -35,7 +34,9 @@ import { migrate, migrations, PgliteExecutor, SqlStore } from "@cardwright/store
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CA_ID, sampleUsers, staffPivPolicy } from "../src/index.js";
+import { rejection as refusalOf } from "./support/errors.js";
 import { openssl } from "./support/openssl.js";
+import { certificatePem } from "./support/pem.js";
 import {
   addSqlTables,
   addStoreRows,
@@ -51,33 +52,19 @@ import { TEST_KEK } from "./support/stack.js";
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
-function pem(der: Uint8Array): string {
-  const body = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN CERTIFICATE-----\n${body}${body.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`;
-}
-
 /** `openssl verify -partial_chain -CAfile root.pem -untrusted intermediate.pem leaf.pem`. */
 function opensslVerifyAttestation(root: Uint8Array, chain: readonly Uint8Array[]) {
   const [leaf, intermediate] = chain;
   if (leaf === undefined || intermediate === undefined) throw new Error("attestation chain without F9 certificate");
   return openssl(["verify", "-partial_chain", "-CAfile", "root.pem", "-untrusted", "intermediate.pem", "leaf.pem"], {
-    "root.pem": pem(root),
-    "intermediate.pem": pem(intermediate),
-    "leaf.pem": pem(leaf),
+    "root.pem": certificatePem(root),
+    "intermediate.pem": certificatePem(intermediate),
+    "leaf.pem": certificatePem(leaf),
   });
 }
 
-async function rejection(p: Promise<unknown>): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCardwrightError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CardwrightError, the issue succeeded");
-}
+/** The CardwrightError an issue is expected to be refused with. */
+const rejection = (p: Promise<unknown>) => refusalOf(p, "expected a CardwrightError, the issue succeeded");
 
 const pivAuth = staffPivPolicy.certificates.find((t) => t.id === "piv-auth") as CertificateTemplate;
 

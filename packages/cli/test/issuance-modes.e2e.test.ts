@@ -12,7 +12,6 @@ import {
   type CardwrightError,
   DEFAULT_LIFECYCLE_PERMISSIONS,
   type IssueResult,
-  isCardwrightError,
   type Policy,
 } from "@cardwright/core";
 import type { RecordingNotifier } from "@cardwright/core/testing";
@@ -20,6 +19,7 @@ import { PivDevice } from "@cardwright/pcsc";
 import { InMemoryTransport, VirtualPivCard } from "@cardwright/simulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staffPivPolicy } from "../src/index.js";
+import { rejection as refusalOf } from "./support/errors.js";
 import { verifyCertificate } from "./support/openssl.js";
 import {
   addError,
@@ -40,17 +40,11 @@ const virtualCards: VirtualPivCard[] = [];
 /** The random PIN each issue returned, by card id. */
 const issuedPins = new Map<string, string>();
 
+/** The CardwrightError `p` is refused with, kept in `refusals` for the secrets scan. */
 async function rejection(p: Promise<unknown>): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCardwrightError(err)) {
-      refusals.push(err);
-      return err;
-    }
-    throw err;
-  }
-  throw new Error("expected a CardwrightError");
+  const err = await refusalOf(p);
+  refusals.push(err);
+  return err;
 }
 
 /** A fresh virtual YubiKey in its own (in-memory) reader. */

@@ -14,13 +14,11 @@ import { join } from "node:path";
 import {
   type CardRecord,
   Cardwright,
-  type CardwrightError,
   createUnblockChallenge,
   DEFAULT_LIFECYCLE_PERMISSIONS,
   type Device,
   decodeCode,
   encodeCode,
-  isCardwrightError,
   type Logger,
   type Policy,
   redeemUnblockResponse,
@@ -32,17 +30,8 @@ import { createSoftHsm, type SoftHsm } from "@cardwright/pkcs11/testing";
 import { InMemoryTransport, VirtualPivCard } from "@cardwright/simulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleUsers, staffPivPolicy } from "../src/index.js";
+import { rejection } from "./support/errors.js";
 import { createStack, openParts, type Stack, sdkOver } from "./support/stack.js";
-
-async function rejection(p: Promise<unknown>): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCardwrightError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CardwrightError");
-}
 
 /** The same card, claiming other capabilities (a device that cannot do what is asked). */
 function claiming(device: Device, capabilities: Partial<Device["capabilities"]>): Device {

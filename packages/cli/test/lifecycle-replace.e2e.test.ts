@@ -8,47 +8,28 @@
  */
 import type { EmbeddedCa } from "@cardwright/ca-adapters";
 import {
-  AesGcmSecretVault,
   type CardRecord,
-  Cardwright,
+  type Cardwright,
   CardwrightError,
-  type CertificateAuthority,
   type CertificateRecord,
   type Device,
-  isCardwrightError,
   type Policy,
   parseCertificate,
-  type RevocationReason,
   spkiEquals,
   unwrapArchivedKey,
 } from "@cardwright/core";
-import { InMemoryDirectory } from "@cardwright/core/testing";
 import { PivDevice } from "@cardwright/pcsc";
 import { InMemoryTransport, VirtualPivCard } from "@cardwright/simulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_CA_ID, sampleUsers, staffPivPolicy } from "../src/index.js";
+import { DEMO_CA_ID, staffPivPolicy } from "../src/index.js";
+import { CountingCa } from "./support/counting-ca.js";
+import { bare, crlEntries } from "./support/crl.js";
+import { rejection } from "./support/errors.js";
 import { expectConsistent } from "./support/invariants.js";
 import { openssl, verifyCertificate } from "./support/openssl.js";
-import { createStack, type Stack, TEST_KEK } from "./support/stack.js";
+import { pem } from "./support/pem.js";
+import { createStack, type Stack, sdkWith } from "./support/stack.js";
 
-function pem(label: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN ${label}-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END ${label}-----\n`;
-}
-
-/** `openssl crl -text` of the CA's current CRL, as serial (lowercase hex, no leading zeros) → reason text. */
-function crlEntries(crl: Uint8Array): Map<string, string> {
-  const r = openssl(["crl", "-noout", "-text", "-in", "crl.pem"], { "crl.pem": pem("X509 CRL", crl) });
-  expect(r.status, r.output).toBe(0);
-  const entries = new Map<string, string>();
-  const re = /Serial Number:\s*([0-9A-Fa-f]+)[\s\S]*?CRL Reason Code:\s*\n\s*([^\n]+)/g;
-  for (const m of r.output.matchAll(re)) entries.set(m[1]!.toLowerCase().replace(/^0+/, ""), m[2]!.trim());
-  return entries;
-}
-
-const bare = (serialHex: string) => serialHex.toLowerCase().replace(/^0+/, "");
 const der = (c: CertificateRecord) => Uint8Array.from(Buffer.from(c.certificate!, "base64"));
 
 /** `openssl verify -crl_check` of a certificate against the CA and its current CRL. */
@@ -84,38 +65,6 @@ const policy: Policy = {
   replacement: { temporary: { validityDays: 3, templates: ["piv-auth"] } },
 };
 
-/** The real CA, recording every revocation and failing none unless told. */
-class CountingCa implements CertificateAuthority {
-  readonly revokeCalls: Array<{ serialHex: string; reason: RevocationReason }> = [];
-  constructor(private readonly ca: EmbeddedCa) {}
-  get id() {
-    return this.ca.id;
-  }
-  get renewal() {
-    return this.ca.renewal;
-  }
-  submit: CertificateAuthority["submit"] = (r) => this.ca.submit(r);
-  poll: CertificateAuthority["poll"] = (id) => this.ca.poll(id);
-  renew: CertificateAuthority["renew"] = (r) => this.ca.renew(r);
-  suspend: CertificateAuthority["suspend"] = (s) => this.ca.suspend(s);
-  unsuspend: CertificateAuthority["unsuspend"] = (s) => this.ca.unsuspend(s);
-  chain: CertificateAuthority["chain"] = () => this.ca.chain();
-  async revoke(serialHex: string, reason: RevocationReason): Promise<void> {
-    this.revokeCalls.push({ serialHex, reason });
-    await this.ca.revoke(serialHex, reason);
-  }
-}
-
-function sdkWith(stack: Stack, ca: CertificateAuthority): Cardwright {
-  return new Cardwright({
-    store: stack.store,
-    vault: new AesGcmSecretVault({ keys: { test: TEST_KEK }, currentKekId: "test" }),
-    directory: new InMemoryDirectory(sampleUsers),
-    certificateAuthorities: [ca],
-    policies: [policy],
-  });
-}
-
 /** The same device with some capabilities overridden, or a method failing once. */
 function altered(
   device: Device,
@@ -140,16 +89,6 @@ function altered(
       return value.bind(target);
     },
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCardwrightError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CardwrightError");
 }
 
 describe("replace lost, stolen, damaged and forgotten virtual YubiKeys, recovering the archived 9D key", () => {
@@ -188,7 +127,7 @@ describe("replace lost, stolen, damaged and forgotten virtual YubiKeys, recoveri
     stack = await createStack({ policy });
     devices.push(stack.device);
     counting = new CountingCa(stack.ca);
-    sdk = sdkWith(stack, counting);
+    sdk = sdkWith(stack, counting, { policies: [policy] });
     const r = await sdk.issueCard({ userId: "alice", device: stack.device, actor: "operator-1" });
     expect(r.status).toBe("active");
     if (r.status !== "active") return;
@@ -509,7 +448,7 @@ describe("replace lost, stolen, damaged and forgotten virtual YubiKeys, recoveri
     const revoked = counting.revokeCalls.slice(revokesBefore).map((c) => c.serialHex);
 
     // Another instance resumes it with the card back in the reader.
-    const other = sdkWith(stack, counting);
+    const other = sdkWith(stack, counting, { policies: [policy] });
     const denied = await rejection(other.resumeReplaceOperation(operationId, { actor: alice, newDevice: device }));
     expect(denied.code).toBe("AUTHZ_DENIED");
     expect(denied.details.permission).toBe("user:replace:own:lost");
@@ -620,5 +559,51 @@ describe("a policy that treats theft as compromise of the escrowed key too (keyR
     expect(spkiEquals(slot.publicKey!.spki, parseCertificate(der(km)).spki)).toBe(true);
     expect(spkiEquals(slot.publicKey!.spki, parseCertificate(der(oldKm)).spki)).toBe(false);
     expect((await stack.cardwright.verifyAudit()).ok).toBe(true);
+  });
+});
+
+describe("a card an update moved to another policy is replaced under that policy", () => {
+  /** Applies to nobody in the directory: a card gets it only by an update's `policyId`. */
+  const special: Policy = {
+    ...staffPivPolicy,
+    id: "staff-piv-special",
+    name: "Staff PIV, special assignment",
+    priority: 0,
+    appliesTo: { groups: ["nobody"] },
+    certificates: staffPivPolicy.certificates.filter((t) => t.slot === "9a"),
+  };
+  let stack: Stack;
+  let device: PivDevice | undefined;
+
+  beforeAll(async () => {
+    stack = await createStack();
+  });
+  afterAll(async () => {
+    await device?.close().catch(() => undefined);
+    await stack?.close();
+  });
+
+  it("keeps the updated policy on the new card instead of the one the directory resolves", async () => {
+    const sdk = sdkWith(stack, stack.ca, { policies: [staffPivPolicy, special] });
+    const operator = { id: "operator-1", kind: "operator" as const };
+    const issued = await sdk.issueCard({ userId: "alice", device: stack.device, actor: "operator-1" });
+    if (issued.status !== "active") throw new Error("issue did not complete");
+    const updated = await sdk.updateCard({
+      cardId: issued.card.id,
+      device: stack.device,
+      actor: operator,
+      policyId: special.id,
+      pin: issued.pin!,
+    });
+    expect(updated.status).toBe("completed");
+    device = await PivDevice.open(new InMemoryTransport(await VirtualPivCard.create()));
+    const r = await sdk.replaceCard({ cardId: issued.card.id, reason: "lost", newDevice: device, actor: operator });
+    expect(r.status).toBe("completed");
+    if (r.status !== "completed") return;
+    expect(r.newCard.policyId).toBe(special.id);
+    expect(r.certificates.map((c) => c.slot).sort()).toEqual(["9a"]);
+    const auth = r.certificates[0]!;
+    const v = verifyCertificate(der(auth), await stack.ca.chain());
+    expect(v.status, v.output).toBe(0);
   });
 });

@@ -8,28 +8,28 @@
  * with `openssl verify`, revocation reasons in the CA's CRL with `openssl crl`. The only injected
  * faults are wrappers around the real device and CA that fail one chosen call.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EmbeddedCa } from "@cardwright/ca-adapters";
 import {
-  AesGcmSecretVault,
   type CardRecord,
-  Cardwright,
+  type Cardwright,
   CardwrightError,
   type CertificateAuthority,
   type CertificateRecord,
   type CertificateTemplate,
   type Device,
   type DirectoryUser,
-  isCardwrightError,
   type Policy,
   type UpdateResult,
 } from "@cardwright/core";
 import { InMemoryDirectory, RecordingNotifier } from "@cardwright/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CA_ID, sampleUsers, staffPivPolicy } from "../src/index.js";
-import { openssl, verifyCertificate } from "./support/openssl.js";
-import { createStack, type Stack, TEST_KEK } from "./support/stack.js";
+import { bare, crlEntries } from "./support/crl.js";
+import { rejection } from "./support/errors.js";
+import { openssl, opensslCertificate, verifyCertificate } from "./support/openssl.js";
+import { pem } from "./support/pem.js";
+import { createStack, type Stack, sdkWith } from "./support/stack.js";
 
 const pivAuth = staffPivPolicy.certificates.find((t) => t.id === "piv-auth")!;
 const keyManagement: CertificateTemplate = {
@@ -68,33 +68,7 @@ const POLICY_F: Policy = { ...POLICY_B, id: "staff-piv-f", foreignCertificates: 
 const POLICIES = [POLICY_A, POLICY_B, POLICY_C, POLICY_F];
 
 const operator = { id: "operator-1", kind: "operator" as const };
-const bare = (serialHex: string) => serialHex.toLowerCase().replace(/^0+/, "");
 const b64 = (der: Uint8Array) => Buffer.from(der).toString("base64");
-
-function pem(label: string, der: Uint8Array): string {
-  const body = b64(der).replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN ${label}-----\n${body}${body.endsWith("\n") ? "" : "\n"}-----END ${label}-----\n`;
-}
-
-/** `openssl crl -text` of the CA's CRL, as serial (bare lowercase hex) → reason text. */
-function crlEntries(crl: Uint8Array): Map<string, string> {
-  const r = openssl(["crl", "-noout", "-text", "-in", "crl.pem"], { "crl.pem": pem("X509 CRL", crl) });
-  expect(r.status, r.output).toBe(0);
-  const entries = new Map<string, string>();
-  const re = /Serial Number:\s*([0-9A-Fa-f]+)[\s\S]*?CRL Reason Code:\s*\n\s*([^\n]+)/g;
-  for (const m of r.output.matchAll(re)) entries.set(bare(m[1]!), m[2]!.trim());
-  return entries;
-}
-
-async function rejection(p: Promise<unknown>): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCardwrightError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CardwrightError");
-}
 
 /** The real CA, failing the next call of a chosen method once. */
 class FaultyCa implements CertificateAuthority {
@@ -175,17 +149,15 @@ function withoutSlot9d(device: Device): Device {
   });
 }
 
-function sdkWith(
+/** The SDK over the stack's store with `ca`, the policies above and a single CA attempt (faults surface at once). */
+function updateSdk(
   stack: Stack,
   ca: CertificateAuthority,
   directory: InMemoryDirectory,
   notifier?: RecordingNotifier,
 ): Cardwright {
-  return new Cardwright({
-    store: stack.store,
-    vault: new AesGcmSecretVault({ keys: { test: TEST_KEK }, currentKekId: "test" }),
+  return sdkWith(stack, ca, {
     directory,
-    certificateAuthorities: [ca],
     policies: POLICIES,
     caRetry: { attempts: 1 },
     ...(notifier === undefined ? {} : { notifier }),
@@ -238,7 +210,7 @@ describe("card update on a virtual YubiKey with the embedded CA", () => {
     stack = await createStack();
     faulty = new FaultyCa(stack.ca);
     directory = new InMemoryDirectory(users);
-    sdk = sdkWith(stack, faulty, directory);
+    sdk = updateSdk(stack, faulty, directory);
     const r = await sdk.issueCard({ userId: "alice", device: stack.device, actor: "operator-1" });
     if (r.status !== "active") throw new Error("issue did not complete");
     cardId = r.card.id;
@@ -350,7 +322,7 @@ describe("card update on a virtual YubiKey with the embedded CA", () => {
   it("a CA holding the request: the update rests pending; cancel without the card revokes nothing it did not issue", async () => {
     const before = await picture(stack, cardId);
     const manual = await EmbeddedCa.open({ directory: join(stack.dir, "ca"), approvalMode: "manual" });
-    const held = sdkWith(stack, manual, directory);
+    const held = updateSdk(stack, manual, directory);
     const r = await held.updateCard({ cardId, device: stack.device, actor: operator, policyId: POLICY_C.id, pin });
     expect(r.status).toBe("pending");
     const pending = r as Extract<UpdateResult, { status: "pending" }>;
@@ -382,7 +354,7 @@ describe("card update on a virtual YubiKey with the embedded CA", () => {
     const before = await picture(stack, cardId);
     const manual = await EmbeddedCa.open({ directory: join(stack.dir, "ca"), approvalMode: "manual" });
     const notifier = new RecordingNotifier();
-    const held = sdkWith(stack, manual, directory, notifier);
+    const held = updateSdk(stack, manual, directory, notifier);
     const r = await held.updateCard({ cardId, device: stack.device, actor: operator, policyId: POLICY_C.id, pin });
     expect(r.status).toBe("pending");
     const pending = r as Extract<UpdateResult, { status: "pending" }>;
@@ -417,7 +389,7 @@ describe("card update on a virtual YubiKey with the embedded CA", () => {
     const refused = await rejection(sdk.cancelUpdate({ operationId, device: stack.device, actor: operator }));
     expect(refused.code).toBe("WORKFLOW_STATE");
     expect(refused.details.commitStarted).toBe(true);
-    const other = sdkWith(stack, faulty, directory);
+    const other = updateSdk(stack, faulty, directory);
     const r = await other.continueUpdate(operationId, { device: stack.device, actor: operator });
     expect(r.status).toBe("completed");
     expect(r.card).toMatchObject({ state: "active", policyId: POLICY_C.id, policyVersion: POLICY_C.version });
@@ -490,16 +462,16 @@ describe("card update on a virtual YubiKey with the embedded CA", () => {
 
   it("renewal held by the CA: pending, persisted; continue card update in another instance after approval", async () => {
     const manual = await EmbeddedCa.open({ directory: join(stack.dir, "ca"), approvalMode: "manual" });
-    const first = sdkWith(stack, manual, directory);
+    const first = updateSdk(stack, manual, directory);
     const r = await first.updateCard({ cardId, device: stack.device, actor: operator, policyId: POLICY_C.id, pin });
     expect(r.status).toBe("pending");
     const { operationId, pendingRequests } = r as Extract<UpdateResult, { status: "pending" }>;
     expect(pendingRequests.map((p) => p.templateId)).toEqual(["piv-auth"]);
     // Still held: continuing only polls, without the card.
-    const second = sdkWith(stack, manual, directory);
+    const second = updateSdk(stack, manual, directory);
     expect((await second.continueUpdate(operationId, { actor: operator })).status).toBe("pending");
     await manual.approve(pendingRequests[0]!.caRequestId!);
-    const third = sdkWith(stack, faulty, directory);
+    const third = updateSdk(stack, faulty, directory);
     const done = await third.continueUpdate(operationId, { device: stack.device, actor: operator });
     expect(done.status).toBe("completed");
     expect(done.card).toMatchObject({ state: "active", policyId: POLICY_C.id });
@@ -528,44 +500,8 @@ describe("card update on a virtual YubiKey with the embedded CA", () => {
       ["82", "Old VPN"],
     ] as const) {
       const publicKey = await stack.device.generateKeyPair(slot, "ECCP256");
-      const dir = stack.dir;
-      writeFileSync(join(dir, "pub.pem"), pem("PUBLIC KEY", publicKey.spki));
-      const made = openssl([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        join(dir, "issuer.key"),
-        "-subj",
-        "/CN=Facilities CA",
-        "-out",
-        join(dir, "issuer.pem"),
-      ]);
-      expect(made.status, made.output).toBe(0);
-      const cert = openssl([
-        "x509",
-        "-new",
-        "-subj",
-        `/CN=${cn}`,
-        "-key",
-        join(dir, "issuer.key"),
-        "-force_pubkey",
-        join(dir, "pub.pem"),
-        "-days",
-        "90",
-        "-outform",
-        "DER",
-        "-out",
-        join(dir, `${slot}.der`),
-      ]);
-      expect(cert.status, cert.output).toBe(0);
-      foreignDer[slot] = new Uint8Array(readFileSync(join(dir, `${slot}.der`)));
+      foreignDer[slot] = opensslCertificate({ subject: `/CN=${cn}`, days: 90, publicKey: publicKey.spki });
       await stack.device.writeCertificate(slot, foreignDer[slot]!);
-      rmSync(join(dir, "issuer.key"));
     }
     const inspected = await sdk.inspectCard({ cardId, device: stack.device });
     expect(inspected.foreign.map((f) => [f.slot, f.subject, f.action])).toEqual([
@@ -633,7 +569,7 @@ describe("update from policy A to policy B on a fresh card: remove, add, keep; a
 
   beforeAll(async () => {
     stack = await createStack();
-    sdk = sdkWith(stack, stack.ca, new InMemoryDirectory(sampleUsers), stack.notifier);
+    sdk = updateSdk(stack, stack.ca, new InMemoryDirectory(sampleUsers), stack.notifier);
     const r = await sdk.issueCard({ userId: "bob", device: stack.device, actor: "operator-1" });
     if (r.status !== "active") throw new Error("issue did not complete");
     cardId = r.card.id;
@@ -747,4 +683,76 @@ describe("update from policy A to policy B on a fresh card: remove, add, keep; a
     expect((await rejection(sdk.cancelUpdate({ operationId: op!.id, actor: operator }))).code).toBe("WORKFLOW_STATE");
     expect((await rejection(sdk.cancelUpdate({ cardId, actor: operator }))).code).toBe("WORKFLOW_STATE");
   });
+});
+
+/** A key generated in `slot` and an openssl-made certificate for it, written with the card's factory management key. */
+async function writeForeignCertificate(stack: Stack, slot: string, cn: string): Promise<Uint8Array> {
+  const factory = await stack.device.factoryCredentials();
+  await stack.device.authenticateAdmin(factory.admin);
+  const publicKey = await stack.device.generateKeyPair(slot, "ECCP256");
+  const der = opensslCertificate({ subject: `/CN=${cn}`, days: 60, publicKey: publicKey.spki });
+  await stack.device.writeCertificate(slot, der);
+  return der;
+}
+
+describe("third-party certificates found on a card before its first issue", () => {
+  for (const initialiseOnIssue of [false, true]) {
+    it(`are listed and registered before issue; issue ${initialiseOnIssue ? "erases them and records that" : "keeps them"}`, async () => {
+      const policy: Policy = { ...POLICY_A, initialiseOnIssue };
+      const stack = await createStack({ policy });
+      try {
+        const sdk = sdkWith(stack, stack.ca, { policies: [policy] });
+        const card = await sdk.registerCard(stack.device, { actor: "operator-1" });
+        const foreign = await writeForeignCertificate(stack, "82", "Old VPN");
+        expect((await rejection(sdk.inspectCard({ cardId: card.id, device: stack.device }))).code).toBe(
+          "POLICY_NOT_FOUND",
+        );
+        const anonymous = await rejection(
+          sdk.inspectCard({ cardId: card.id, device: stack.device, policyId: policy.id }),
+        );
+        expect(anonymous.code).toBe("USER_NOT_FOUND");
+        expect(anonymous.message).toContain("name the user it is for");
+        const inspected = await sdk.inspectCard({
+          cardId: card.id,
+          device: stack.device,
+          policyId: policy.id,
+          userId: "alice",
+        });
+        expect(inspected.foreign.map((f) => [f.slot, f.subject])).toEqual([["82", "CN=Old VPN"]]);
+        const registered = await sdk.registerCertificate({
+          cardId: card.id,
+          device: stack.device,
+          slot: "82",
+          actor: operator,
+          comment: "kept from the previous owner",
+        });
+        expect(registered).toMatchObject({ thirdParty: true, status: "written", slot: "82" });
+
+        const issued = await sdk.issueCard({ userId: "alice", device: stack.device, actor: "operator-1" });
+        expect(issued.status).toBe("active");
+        const record = (await stack.store.certificates.get(registered.id))!;
+        const onCard = await stack.device.readCertificate("82");
+        if (initialiseOnIssue) {
+          expect(onCard).toBeNull();
+          expect(record.status).toBe("removed");
+          const removed = (await stack.store.audit.list({ cardId: card.id })).find(
+            (e) => e.action === "certificate.removed" && e.details?.slot === "82",
+          );
+          expect(removed?.details).toMatchObject({ thirdParty: true, cause: "card initialised on issue" });
+        } else {
+          expect(b64(onCard!)).toBe(b64(foreign));
+          expect(record.status).toBe("written");
+          // Still tracked for expiry beside the certificates the issue wrote.
+          const expiring = await sdk.listCertificates({
+            cardId: card.id,
+            expiringBefore: new Date(Date.now() + 61 * 86_400_000).toISOString(),
+          });
+          expect(expiring.map((c) => c.id)).toContain(registered.id);
+        }
+        expect((await sdk.verifyAudit()).ok).toBe(true);
+      } finally {
+        await stack.close();
+      }
+    });
+  }
 });

@@ -103,8 +103,9 @@ import {
 } from "./workflows/issue-machine.js";
 import { IssueSteps, issueActors } from "./workflows/issue-steps.js";
 import { type ProgressEvent, type RunOutcome, runOperation } from "./workflows/operation-runner.js";
+import { nothingToResume, requireResumableOperation } from "./workflows/resumable-operation.js";
 import { type CaRetryOptions, checkCaRetryOptions } from "./workflows/retry-ca.js";
-import { assertResumingOnCard, requireCard, requireOperation } from "./workflows/step-preconditions.js";
+import { assertResumingOnCard, requireCard } from "./workflows/step-preconditions.js";
 
 /** Configuration of a {@link Cardwright} instance. */
 export interface CardwrightOptions {
@@ -224,6 +225,28 @@ export interface ResumeOptions {
   onProgress?: (event: ProgressEvent) => void;
 }
 
+/**
+ * What every operation class of this instance runs over, built once: each takes the parts its
+ * dependencies interface names (the rest are ignored), so all of them share one store, vault,
+ * audit log, lease identity, clock and notifier.
+ */
+interface OperationParts {
+  store: Store;
+  vault: SecretVault;
+  directory: Directory;
+  certificateAuthorities: ReadonlyMap<string, CertificateAuthority>;
+  policies: PolicyEngine;
+  auditLog: AuditLog;
+  notifier?: Notifier;
+  clock: Clock;
+  random: Random;
+  uuid: () => string;
+  logger: Logger;
+  leaseOwner: string;
+  leaseTtlMs: number;
+  caRetry?: CaRetryOptions;
+}
+
 const ISSUABLE: readonly CardState[] = ["registered", "bound"];
 const TEMPLATE_STEPS = new Set(["generateKey", "buildCsr", "submitRequest"]);
 
@@ -243,6 +266,8 @@ export class Cardwright {
   readonly #leaseOwner: string;
   readonly #leaseTtlMs: number;
   readonly #caRetry: CaRetryOptions | undefined;
+  /** The parts handed to every operation class (see {@link OperationParts}). */
+  readonly #parts: OperationParts;
   /** Steps of the runs in progress, by operation id: the actors of {@link #issueMachine} find theirs here. */
   readonly #runs = new Map<string, IssueSteps>();
   /** The issue machine with its step actors, provided once for every run of this instance. */
@@ -316,6 +341,23 @@ export class Cardwright {
     this.#keyAttestation = {
       attestationRoots: (options.attestationRoots ?? []).map((root) => root.slice()),
       clock: this.#clock,
+    };
+    const random = this.#random;
+    this.#parts = {
+      store: this.#store,
+      vault: this.#vault,
+      directory: this.#directory,
+      certificateAuthorities: this.#cas,
+      policies: this.#policies,
+      auditLog: this.#audit,
+      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
+      clock: this.#clock,
+      random,
+      uuid: () => random.uuid(),
+      logger: this.#logger,
+      leaseOwner: this.#leaseOwner,
+      leaseTtlMs: this.#leaseTtlMs,
+      ...(this.#caRetry === undefined ? {} : { caRetry: this.#caRetry }),
     };
   }
 
@@ -470,6 +512,7 @@ export class Cardwright {
       optionalTemplates: options.optionalTemplates ?? [],
       ...(options.approvalId === undefined ? {} : { approvalId: options.approvalId }),
       ...(options.selection === undefined ? {} : { selectedTemplates: options.selection.templates }),
+      ...(options.selection?.policyId === undefined ? {} : { policyId: options.selection.policyId }),
     });
     const actorId = clearance.actor.id;
     if (card.state === "bound" && card.userId !== options.userId) {
@@ -550,36 +593,12 @@ export class Cardwright {
 
   /** The operation, checked to be an issue this SDK can continue. */
   async #requireResumable(operationId: string): Promise<OperationRecord> {
-    const operation = await requireOperation(this.#store, operationId);
-    if (operation.machineId !== ISSUE_MACHINE_ID) {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `operation ${operationId} is a ${operation.machineId} operation; only issue can be resumed here`,
-        {
-          details: { operationId, machineId: operation.machineId },
-        },
-      );
-    }
-    if (operation.machineVersion !== ISSUE_MACHINE_VERSION) {
-      throw new CardwrightError(
-        "WORKFLOW_VERSION",
-        `operation ${operationId} was saved by issue machine version ${operation.machineVersion}; this SDK runs version ${ISSUE_MACHINE_VERSION}`,
-        { details: { operationId, savedVersion: operation.machineVersion, machineVersion: ISSUE_MACHINE_VERSION } },
-      );
-    }
-    if (
-      operation.status === "completed" ||
-      operation.status === "failed" ||
-      (operation.snapshot === null && operation.input === undefined)
-    ) {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `operation ${operationId} is ${operation.status}; there is nothing to resume`,
-        {
-          details: { operationId, status: operation.status },
-        },
-      );
-    }
+    const operation = await requireResumableOperation(this.#store, operationId, {
+      versions: { [ISSUE_MACHINE_ID]: ISSUE_MACHINE_VERSION },
+      otherMachine: "; only issue can be resumed here",
+    });
+    // Created but never started (no snapshot, no input): nothing to continue from.
+    if (operation.snapshot === null && operation.input === undefined) throw nothingToResume(operation);
     return operation;
   }
 
@@ -767,17 +786,7 @@ export class Cardwright {
   #lifecycleOperations: LifecycleOperations | undefined;
 
   #lifecycle(): LifecycleOperations {
-    this.#lifecycleOperations ??= new LifecycleOperations({
-      store: this.#store,
-      vault: this.#vault,
-      certificateAuthorities: this.#cas,
-      policies: this.#policies,
-      auditLog: this.#audit,
-      logger: this.#logger,
-      uuid: () => this.#random.uuid(),
-      leaseOwner: this.#leaseOwner,
-      leaseTtlMs: this.#leaseTtlMs,
-    });
+    this.#lifecycleOperations ??= new LifecycleOperations(this.#parts);
     return this.#lifecycleOperations;
   }
 
@@ -837,16 +846,7 @@ export class Cardwright {
   #issuanceOperations: IssuanceOperations | undefined;
 
   #issuance(): IssuanceOperations {
-    this.#issuanceOperations ??= new IssuanceOperations({
-      store: this.#store,
-      directory: this.#directory,
-      policies: this.#policies,
-      auditLog: this.#audit,
-      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
-      clock: this.#clock,
-      logger: this.#logger,
-      uuid: () => this.#random.uuid(),
-    });
+    this.#issuanceOperations ??= new IssuanceOperations(this.#parts);
     return this.#issuanceOperations;
   }
 
@@ -885,15 +885,7 @@ export class Cardwright {
   #documentOperations: DocumentOperations | undefined;
 
   #documents(): DocumentOperations {
-    this.#documentOperations ??= new DocumentOperations({
-      store: this.#store,
-      policies: this.#policies,
-      auditLog: this.#audit,
-      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
-      logger: this.#logger,
-      random: this.#random,
-      clock: this.#clock,
-    });
+    this.#documentOperations ??= new DocumentOperations(this.#parts);
     return this.#documentOperations;
   }
 
@@ -928,23 +920,12 @@ export class Cardwright {
   #expiryMonitor: ExpiryMonitor | undefined;
 
   #agentTasks(): AgentTaskQueue {
-    this.#agentTaskQueue ??= new AgentTaskQueue({
-      store: this.#store,
-      policies: this.#policies,
-      auditLog: this.#audit,
-      uuid: () => this.#random.uuid(),
-    });
+    this.#agentTaskQueue ??= new AgentTaskQueue(this.#parts);
     return this.#agentTaskQueue;
   }
 
   #expiry(): ExpiryMonitor {
-    this.#expiryMonitor ??= new ExpiryMonitor({
-      store: this.#store,
-      auditLog: this.#audit,
-      clock: this.#clock,
-      logger: this.#logger,
-      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
-    });
+    this.#expiryMonitor ??= new ExpiryMonitor(this.#parts);
     return this.#expiryMonitor;
   }
 
@@ -1018,20 +999,7 @@ export class Cardwright {
   #cardUpdates: CardUpdates | undefined;
 
   #updates(): CardUpdates {
-    this.#cardUpdates ??= new CardUpdates({
-      store: this.#store,
-      vault: this.#vault,
-      directory: this.#directory,
-      certificateAuthorities: this.#cas,
-      policies: this.#policies,
-      auditLog: this.#audit,
-      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
-      random: this.#random,
-      logger: this.#logger,
-      ...(this.#caRetry === undefined ? {} : { caRetry: this.#caRetry }),
-      leaseOwner: this.#leaseOwner,
-      leaseTtlMs: this.#leaseTtlMs,
-    });
+    this.#cardUpdates ??= new CardUpdates(this.#parts);
     return this.#cardUpdates;
   }
 
@@ -1085,18 +1053,7 @@ export class Cardwright {
   #pinOperations: PinOperations | undefined;
 
   #pin(): PinOperations {
-    this.#pinOperations ??= new PinOperations({
-      store: this.#store,
-      vault: this.#vault,
-      policies: this.#policies,
-      auditLog: this.#audit,
-      logger: this.#logger,
-      random: this.#random,
-      clock: this.#clock,
-      ...(this.#notifier === undefined ? {} : { notifier: this.#notifier }),
-      leaseOwner: this.#leaseOwner,
-      leaseTtlMs: this.#leaseTtlMs,
-    });
+    this.#pinOperations ??= new PinOperations(this.#parts);
     return this.#pinOperations;
   }
 
@@ -1170,16 +1127,7 @@ export class Cardwright {
 
   #replace(): ReplaceOperations {
     this.#replaceOperations ??= new ReplaceOperations({
-      store: this.#store,
-      vault: this.#vault,
-      certificateAuthorities: this.#cas,
-      policies: this.#policies,
-      auditLog: this.#audit,
-      logger: this.#logger,
-      clock: this.#clock,
-      uuid: () => this.#random.uuid(),
-      leaseOwner: this.#leaseOwner,
-      leaseTtlMs: this.#leaseTtlMs,
+      ...this.#parts,
       issuer: {
         issue: async (o) =>
           replacementIssue(

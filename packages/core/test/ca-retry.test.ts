@@ -12,20 +12,11 @@ import {
   CardwrightError,
   type CertificateAuthority,
   type CertificateRequest,
-  type DirectoryUser,
   isCardwrightError,
 } from "../src/index.js";
 import { examplePivPolicy, InMemoryDirectory, InMemoryStore, SoftwareKeyDevice } from "../src/testing/index.js";
+import { ann } from "./support/fixtures.js";
 import { ScriptedCa } from "./support/scripted-ca.js";
-
-const ann: DirectoryUser = {
-  id: "ann",
-  displayName: "Ann Lee",
-  upn: "ann@example.com",
-  email: "ann@example.com",
-  groups: ["staff"],
-  attributes: { department: "R&D" },
-};
 
 /** A CA whose first `failures` submits throw `code`, then pass through to a real signing double. */
 class FlakyCa implements CertificateAuthority {

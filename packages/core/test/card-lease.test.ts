@@ -11,23 +11,15 @@ import {
   Cardwright,
   CardwrightError,
   type Device,
-  type DirectoryUser,
-  isCardwrightError,
   type Store,
   silentLogger,
 } from "../src/index.js";
 import { examplePivPolicy, InMemoryDirectory, InMemoryStore, SoftwareKeyDevice } from "../src/testing/index.js";
+import { rejection } from "./support/errors.js";
+import { ann } from "./support/fixtures.js";
 import { mortalStore } from "./support/mortal-store.js";
 import { ScriptedCa } from "./support/scripted-ca.js";
 
-const ann: DirectoryUser = {
-  id: "ann",
-  displayName: "Ann Lee",
-  upn: "ann@example.com",
-  email: "ann@example.com",
-  groups: ["staff"],
-  attributes: { department: "R&D" },
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function world() {
@@ -45,15 +37,6 @@ function world() {
       ...(over.leaseTtlMs === undefined ? {} : { leaseTtlMs: over.leaseTtlMs }),
     });
   return { store, ca, process };
-}
-
-async function caught(p: Promise<unknown>): Promise<CardwrightError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCardwrightError(err)) throw new Error(`expected a CardwrightError, got ${String(err)}`);
-  return err;
 }
 
 /** The device, with one method held until `open()` is called. */
@@ -96,7 +79,7 @@ describe("card leases in the facade", () => {
     const [card] = await w.store.cards.list();
     const before = await w.store.cards.get(card!.id);
 
-    const err = await caught(w.process("host-b/pid-2").issueCard({ userId: "ann", device: raw, actor: "op-b" }));
+    const err = await rejection(w.process("host-b/pid-2").issueCard({ userId: "ann", device: raw, actor: "op-b" }));
     expect(err.code).toBe("CARD_LEASED");
     expect(err.name).toBe("CardLeasedError");
     const lease = await w.store.leases.get(card!.id);
@@ -111,7 +94,7 @@ describe("card leases in the facade", () => {
     expect(await w.store.leases.get(card!.id)).toBeNull();
     // A later run is refused for the card's state, not for a lease.
     expect(
-      (await caught(w.process("host-b/pid-2").issueCard({ userId: "ann", device: raw, actor: "op-b" }))).code,
+      (await rejection(w.process("host-b/pid-2").issueCard({ userId: "ann", device: raw, actor: "op-b" }))).code,
     ).toBe("CARD_STATE");
   });
 
@@ -123,7 +106,7 @@ describe("card leases in the facade", () => {
     const first = cw.issueCard({ userId: "ann", device: g.device, actor: "op-a" });
     await until(g.reached, "key generation");
     const operationId = (await w.store.operations.list())[0]!.id;
-    expect((await caught(cw.resumeOperation(operationId, { device: raw, actor: "op-a" }))).code).toBe("CARD_LEASED");
+    expect((await rejection(cw.resumeOperation(operationId, { device: raw, actor: "op-a" }))).code).toBe("CARD_LEASED");
     g.open();
     expect((await first).status).toBe("active");
   });
@@ -132,7 +115,9 @@ describe("card leases in the facade", () => {
     const w = world();
     w.ca.scriptByTemplate.set("piv-auth", "reject");
     const device = new SoftwareKeyDevice({ serial: "9003" });
-    expect((await caught(w.process("a").issueCard({ userId: "ann", device, actor: "op" }))).code).toBe("CA_REJECTED");
+    expect((await rejection(w.process("a").issueCard({ userId: "ann", device, actor: "op" }))).code).toBe(
+      "CA_REJECTED",
+    );
     const [card] = await w.store.cards.list();
     expect(await w.store.leases.get(card!.id)).toBeNull();
   });
@@ -153,7 +138,7 @@ describe("card leases in the facade", () => {
       }
       return originalUpdate(record);
     };
-    expect((await caught(dying.issueCard({ userId: "ann", device, actor: "op" }))).code).toBe("STORE_FAILURE");
+    expect((await rejection(dying.issueCard({ userId: "ann", device, actor: "op" }))).code).toBe("STORE_FAILURE");
     w.store.operations.update = originalUpdate;
     const [operation] = await w.store.operations.list();
     expect(operation).toMatchObject({ status: "running", snapshot: null });
@@ -164,7 +149,7 @@ describe("card leases in the facade", () => {
     });
 
     const taker = w.process("taker");
-    expect((await caught(taker.resumeOperation(operation!.id, { device, actor: "op-2" }))).code).toBe("CARD_LEASED");
+    expect((await rejection(taker.resumeOperation(operation!.id, { device, actor: "op-2" }))).code).toBe("CARD_LEASED");
     await sleep(Date.parse((await w.store.leases.get(operation!.cardId))!.expiresAt) - Date.now() + 10);
     const done = await taker.resumeOperation(operation!.id, { device, actor: "op-2" });
     expect(done.status).toBe("active");
@@ -195,7 +180,7 @@ describe("card leases in the facade", () => {
 
     partitioned = false;
     g.open();
-    const err = await caught(run);
+    const err = await rejection(run);
     expect(err.code).toBe("LEASE_LOST");
     expect(err.details).toMatchObject({ cardId: operation!.cardId, leaseOwner: "stalled", currentOwner: "intruder" });
     // Nothing more was recorded, and the intruder's lease is untouched.
@@ -220,7 +205,7 @@ describe("CardLeaseKeeper", () => {
     const first = keeper.lease.expiresAt;
     await sleep(200);
     expect(Date.parse(keeper.lease.expiresAt)).toBeGreaterThan(Date.parse(first));
-    expect((await caught(store.leases.acquire("card-1", "other", 60))).code).toBe("CARD_LEASED");
+    expect((await rejection(store.leases.acquire("card-1", "other", 60))).code).toBe("CARD_LEASED");
     await keeper.release();
     expect(await store.leases.get("card-1")).toBeNull();
     const after = keeper.lease.expiresAt;
@@ -233,8 +218,8 @@ describe("CardLeaseKeeper", () => {
     const keeper = await CardLeaseKeeper.acquire(store, "card-1", "worker", 60_000, silentLogger);
     await store.leases.release(keeper.lease);
     const other = await store.leases.acquire("card-1", "other", 60_000);
-    expect((await caught(keeper.renew())).code).toBe("LEASE_LOST");
-    expect((await caught(keeper.renew())).code).toBe("LEASE_LOST");
+    expect((await rejection(keeper.renew())).code).toBe("LEASE_LOST");
+    expect((await rejection(keeper.renew())).code).toBe("LEASE_LOST");
     await keeper.release();
     expect(await store.leases.get("card-1")).toEqual(other);
   });
@@ -272,7 +257,7 @@ describe("CardLeaseKeeper", () => {
     const keeper = await CardLeaseKeeper.acquire(store, "card-1", "worker", 60_000, silentLogger);
     await store.leases.release(keeper.lease);
     await store.leases.acquire("card-1", "other", 60_000);
-    expect((await caught(keeper.renew())).code).toBe("LEASE_LOST");
-    expect((await caught(keeper.fence())).code).toBe("LEASE_LOST");
+    expect((await rejection(keeper.renew())).code).toBe("LEASE_LOST");
+    expect((await rejection(keeper.fence())).code).toBe("LEASE_LOST");
   });
 });

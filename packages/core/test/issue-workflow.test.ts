@@ -9,8 +9,6 @@ import {
   AesGcmSecretVault,
   Cardwright,
   type CardwrightError,
-  type DirectoryUser,
-  isCardwrightError,
   type Policy,
   type ProgressEvent,
   type Store,
@@ -24,6 +22,8 @@ import {
   RecordingNotifier,
   SoftwareKeyDevice,
 } from "../src/testing/index.js";
+import { rejection } from "./support/errors.js";
+import { ann } from "./support/fixtures.js";
 import { mortalStore } from "./support/mortal-store.js";
 import { ScriptedCa } from "./support/scripted-ca.js";
 
@@ -37,15 +37,6 @@ async function killAndWaitForExpiry(w: ReturnType<typeof world>, cardId: string)
   const wait = Date.parse(lease!.expiresAt) - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait + 10));
 }
-
-const ann: DirectoryUser = {
-  id: "ann",
-  displayName: "Ann Lee",
-  upn: "ann@example.com",
-  email: "ann@example.com",
-  groups: ["staff"],
-  attributes: { department: "R&D" },
-};
 
 function world(policy: Policy = examplePivPolicy()) {
   const store = new InMemoryStore();
@@ -69,15 +60,6 @@ function world(policy: Policy = examplePivPolicy()) {
   const mortal = mortalStore(store);
   const dying = newProcess({ store: mortal.store, leaseTtlMs: DYING_LEASE_MS });
   return { store, ca, directory, notifier, newProcess, cw: newProcess(), dying, kill: mortal.kill };
-}
-
-async function caught(p: Promise<unknown>): Promise<CardwrightError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCardwrightError(err)) throw new Error(`expected a CardwrightError, got ${String(err)}`);
-  return err;
 }
 
 /** Everything the store holds, as JSON. */
@@ -248,10 +230,12 @@ describe("Cardwright configuration and registration", () => {
     const w = world();
     const card = await w.cw.registerCard({ serial: "8001", type: "piv", model: "YubiKey 5" });
     expect(card).toMatchObject({ state: "registered", deviceSerial: "8001", version: 1 });
-    expect((await caught(w.cw.registerCard({ serial: "8001", type: "piv", model: "x" }))).code).toBe("STORE_DUPLICATE");
-    expect((await caught(w.cw.bindCard(card.id, "nobody"))).code).toBe("USER_NOT_FOUND");
+    expect((await rejection(w.cw.registerCard({ serial: "8001", type: "piv", model: "x" }))).code).toBe(
+      "STORE_DUPLICATE",
+    );
+    expect((await rejection(w.cw.bindCard(card.id, "nobody"))).code).toBe("USER_NOT_FOUND");
     expect((await w.cw.bindCard(card.id, "ann")).state).toBe("bound");
-    expect((await caught(w.cw.bindCard(card.id, "ann"))).code).toBe("CARD_STATE");
+    expect((await rejection(w.cw.bindCard(card.id, "ann"))).code).toBe("CARD_STATE");
     expect(await w.cw.verifyAudit()).toEqual({ ok: true, count: 2 });
   });
 });
@@ -260,7 +244,9 @@ describe("issueCard — refusals before anything is generated", () => {
   it("refuses a device lacking a key algorithm the policy needs, naming it", async () => {
     const w = world();
     const device = new SoftwareKeyDevice({ serial: "2001", capabilities: { keyAlgorithms: ["ECCP256"] } });
-    const err = await caught(w.cw.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] }));
+    const err = await rejection(
+      w.cw.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] }),
+    );
     expect(err.code).toBe("DEVICE_CAPABILITY");
     expect(err.details).toMatchObject({ capability: "keyAlgorithm", keyAlgorithm: "ECCP384" });
     expect(device.calls).not.toContain("generateKeyPair");
@@ -273,7 +259,7 @@ describe("issueCard — refusals before anything is generated", () => {
     const w = world();
     w.directory.put({ ...ann, id: "bob", attributes: {} });
     const device = new SoftwareKeyDevice({ serial: "2002" });
-    const err = await caught(w.cw.issueCard({ userId: "bob", device, actor: "op" }));
+    const err = await rejection(w.cw.issueCard({ userId: "bob", device, actor: "op" }));
     expect(err.code).toBe("POLICY_RULE");
     expect(err.details).toMatchObject({ templateId: "piv-auth", attribute: "attributes.department" });
     expect(device.calls).toEqual([]);
@@ -283,12 +269,12 @@ describe("issueCard — refusals before anything is generated", () => {
     const w = world();
     const device = new SoftwareKeyDevice({ serial: "2003" });
     await w.cw.issueCard({ userId: "ann", device, actor: "op" });
-    expect((await caught(w.cw.issueCard({ userId: "ann", device, actor: "op" }))).code).toBe("CARD_STATE");
+    expect((await rejection(w.cw.issueCard({ userId: "ann", device, actor: "op" }))).code).toBe("CARD_STATE");
     const other = new SoftwareKeyDevice({ serial: "2004" });
     const card = await w.cw.registerCard(other);
     w.directory.put({ ...ann, id: "carol" });
     await w.cw.bindCard(card.id, "carol");
-    expect((await caught(w.cw.issueCard({ userId: "ann", device: other, actor: "op" }))).code).toBe("CARD_STATE");
+    expect((await rejection(w.cw.issueCard({ userId: "ann", device: other, actor: "op" }))).code).toBe("CARD_STATE");
     expect((await w.cw.issueCard({ userId: "carol", device: other, actor: "op" })).status).toBe("active");
   });
 
@@ -345,7 +331,7 @@ describe("pending approval and resume in a new process", () => {
     expect(device.currentPinAndPuk().pin).toBe(done.pin);
     expectNoSecrets(await dumpStore(w.store), [done.pin!, device.currentPinAndPuk().puk, device.currentAdminKeyHex()]);
     await expectConsistent(w, device);
-    expect((await caught(w.cw.resumeOperation(first.operationId, { device, actor: "op" }))).code).toBe(
+    expect((await rejection(w.cw.resumeOperation(first.operationId, { device, actor: "op" }))).code).toBe(
       "WORKFLOW_STATE",
     );
   });
@@ -357,12 +343,12 @@ describe("pending approval and resume in a new process", () => {
     const first = await w.cw.issueCard({ userId: "ann", device, actor: "op" });
     if (first.status !== "pending") throw new Error("expected pending");
     const wrong = new SoftwareKeyDevice({ serial: "9999" });
-    expect((await caught(w.cw.resumeOperation(first.operationId, { device: wrong, actor: "op" }))).code).toBe(
+    expect((await rejection(w.cw.resumeOperation(first.operationId, { device: wrong, actor: "op" }))).code).toBe(
       "DEVICE_MISMATCH",
     );
     const op = (await w.store.operations.get(first.operationId))!;
     await w.store.operations.update({ ...op, machineVersion: "0" });
-    expect((await caught(w.cw.resumeOperation(first.operationId, { device, actor: "op" }))).code).toBe(
+    expect((await rejection(w.cw.resumeOperation(first.operationId, { device, actor: "op" }))).code).toBe(
       "WORKFLOW_VERSION",
     );
   });
@@ -374,7 +360,7 @@ describe("pending approval and resume in a new process", () => {
     const first = await w.cw.issueCard({ userId: "ann", device, actor: "op" });
     if (first.status !== "pending") throw new Error("expected pending");
     w.ca.deny(first.pendingRequests[0]!.caRequestId!, "no badge on file");
-    const err = await caught(w.newProcess().resumeOperation(first.operationId, { device, actor: "op" }));
+    const err = await rejection(w.newProcess().resumeOperation(first.operationId, { device, actor: "op" }));
     expect(err.code).toBe("CA_REJECTED");
     expect(err.message).toContain("piv-auth");
     expect(err.message).toContain("no badge on file");
@@ -398,7 +384,7 @@ describe("pending approval and resume in a new process", () => {
     const submits = w.ca.submitCount;
     device.insertCard(); // new session: the new process must authenticate again
     // While the dead process's lease runs, nobody else may touch the card.
-    const leased = await caught(w.newProcess().resumeOperation(op!.id, { device, actor: "op-2" }));
+    const leased = await rejection(w.newProcess().resumeOperation(op!.id, { device, actor: "op-2" }));
     expect(leased.code).toBe("CARD_LEASED");
     expect(leased.details).toMatchObject({ cardId: op!.cardId, leaseOwner: expect.stringMatching(/^cardwright-/) });
     await killAndWaitForExpiry(w, op!.cardId);
@@ -414,7 +400,9 @@ describe("CA rejection", () => {
     const w = world();
     w.ca.scriptByTemplate.set("signature", "reject");
     const device = new SoftwareKeyDevice({ serial: "4001" });
-    const err = await caught(w.cw.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] }));
+    const err = await rejection(
+      w.cw.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] }),
+    );
     expect(err.code).toBe("CA_REJECTED");
     expect(err.details).toMatchObject({ templateId: "signature", reason: "subject not allowed by CA policy" });
     const [card] = await w.cw.listCards();
@@ -449,7 +437,9 @@ describe("card removed mid-way", () => {
     const w = world();
     const device = new SoftwareKeyDevice({ serial: `5-${op}-${applied}` });
     device.failOn(op, { applied });
-    const err = await caught(w.cw.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] }));
+    const err = await rejection(
+      w.cw.issueCard({ userId: "ann", device, actor: "op", optionalTemplates: ["signature"] }),
+    );
     expect(err.code).toBe("APDU_CARD_REMOVED");
     const [card] = await w.cw.listCards();
     expect(card?.state).toBe("registered");
@@ -527,7 +517,7 @@ describe("secrets never in errors", () => {
     const w = world();
     const device = new SoftwareKeyDevice({ serial: "7001" });
     device.failOn("unblockPin", { applied: true });
-    const err = await caught(w.cw.issueCard({ userId: "ann", device, actor: "op" }));
+    const err = await rejection(w.cw.issueCard({ userId: "ann", device, actor: "op" }));
     const { pin, puk } = device.currentPinAndPuk();
     const json = JSON.stringify(err) + String(err) + JSON.stringify(err.details);
     expectNoSecrets(json, [pin, puk, device.currentAdminKeyHex()]);

@@ -9,7 +9,6 @@ import {
   AesGcmSecretVault,
   Cardwright,
   type CertificateTemplate,
-  type DirectoryUser,
   type Policy,
   parseCertificate,
   publicKeyOfPkcs8,
@@ -17,34 +16,12 @@ import {
   unwrapArchivedKey,
 } from "../src/index.js";
 import { examplePivPolicy, InMemoryDirectory, InMemoryStore, SoftwareKeyDevice } from "../src/testing/index.js";
+import { ann, archivedKeyManagement } from "./support/fixtures.js";
 import { mortalStore } from "./support/mortal-store.js";
 import { ScriptedCa } from "./support/scripted-ca.js";
 
-const ann: DirectoryUser = {
-  id: "ann",
-  displayName: "Ann Lee",
-  upn: "ann@example.com",
-  email: "ann@example.com",
-  groups: ["staff"],
-  attributes: { department: "R&D" },
-};
-
-const keyManagement: CertificateTemplate = {
-  id: "key-management",
-  name: "Key Management",
-  mandatory: true,
-  caId: "ca",
-  slot: "9d",
-  keyAlgorithm: "ECCP256",
-  subject: "CN={displayName},O=Example",
-  keyUsage: ["keyAgreement"],
-  extendedKeyUsage: ["emailProtection"],
-  validityDays: 365,
-  archiveKey: true,
-};
-
 const base = examplePivPolicy();
-const policy: Policy = { ...base, certificates: [base.certificates[0] as CertificateTemplate, keyManagement] };
+const policy: Policy = { ...base, certificates: [base.certificates[0] as CertificateTemplate, archivedKeyManagement] };
 const DYING_LEASE_MS = 250;
 
 describe("archived key import interrupted by a crash", () => {

@@ -9,13 +9,14 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type CardwrightError, type HashAlgorithm, isCardwrightError } from "@cardwright/core";
+import type { HashAlgorithm } from "@cardwright/core";
 import { buildCcc, buildChuid, PivDevice, PivSession, type PivSessionOptions } from "@cardwright/pcsc";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AttestationAuthority } from "../src/attestation/attestation-authority.js";
 import { issueCertificate } from "../src/attestation/x509-builder.js";
 import { VirtualPivCard, type VirtualPivCardOptions } from "../src/card/virtual-piv-card.js";
 import { InMemoryTransport } from "../src/transport/in-memory-transport.js";
+import { expectError } from "./expect-error.js";
 
 const run = promisify(execFile);
 const DEFAULT_KEY = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8);
@@ -30,17 +31,6 @@ async function open(cardOptions: VirtualPivCardOptions = {}, sessionOptions: Piv
   const transport = new InMemoryTransport(card);
   const session = await PivSession.open(transport, sessionOptions);
   return { card, transport, session };
-}
-
-async function expectError(p: Promise<unknown>, code: string): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isCardwrightError(err), String(err)).toBe(true);
-    expect((err as CardwrightError).code).toBe(code);
-    return err as CardwrightError;
-  }
-  throw new Error(`expected ${code}, nothing was thrown`);
 }
 
 function verifySignature(spki: Uint8Array, hash: HashAlgorithm, data: Uint8Array, signature: Uint8Array): boolean {

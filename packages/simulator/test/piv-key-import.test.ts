@@ -6,28 +6,18 @@
  * the APDU trace never shows the key.
  */
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
-import { type CardwrightError, isCardwrightError, type KeyAlgorithm } from "@cardwright/core";
+import type { KeyAlgorithm } from "@cardwright/core";
 import { type ApduTraceEntry, PivDevice } from "@cardwright/pcsc";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AttestationAuthority } from "../src/attestation/attestation-authority.js";
 import { VirtualPivCard } from "../src/card/virtual-piv-card.js";
 import { InMemoryTransport } from "../src/transport/in-memory-transport.js";
+import { expectError } from "./expect-error.js";
 
 let authority: AttestationAuthority;
 beforeAll(async () => {
   authority = await AttestationAuthority.create();
 });
-
-async function expectError(p: Promise<unknown>, code: string): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isCardwrightError(err), String(err)).toBe(true);
-    expect((err as CardwrightError).code).toBe(code);
-    return err as CardwrightError;
-  }
-  throw new Error(`expected ${code}, nothing was thrown`);
-}
 
 function offCardKey(algorithm: KeyAlgorithm) {
   const pair =

@@ -7,20 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, migrations, PgliteExecutor, PgliteStore, SqlStore } from "../src/index.js";
 import { toStoreError } from "../src/sql-errors.js";
 import { itAppliesTheExpiryIndex } from "./expiry-index-contract.js";
-import { describeStoreContract, SteppingClock } from "./store-contract.js";
-
-const tables = [
-  "cards",
-  "certificates",
-  "requests",
-  "operations",
-  "audit_events",
-  "card_leases",
-  "approvals",
-  "documents",
-  "agent_tasks",
-  "security_answers",
-];
+import { describeStoreContract, SteppingClock, TRUNCATE_ALL } from "./store-contract.js";
 
 /** The database stays open across tests (PGlite takes seconds to start); each test gets it empty. */
 class SharedPgliteExecutor extends PgliteExecutor {
@@ -37,7 +24,7 @@ function describeSharedPglite(name: string, dataDir: () => string | undefined): 
     await db?.close();
   });
   describeStoreContract(name, async ({ clock }) => {
-    await db.exec(`TRUNCATE ${tables.join(", ")}`);
+    await db.exec(TRUNCATE_ALL);
     return new SqlStore(new SharedPgliteExecutor(db), { clock });
   });
 }

@@ -4,21 +4,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, migrations, PostgresExecutor, PostgresStore, SqlStore } from "../src/index.js";
 import { itAppliesTheExpiryIndex } from "./expiry-index-contract.js";
-import { describeStoreContract, SteppingClock } from "./store-contract.js";
+import { describeStoreContract, SteppingClock, TRUNCATE_ALL } from "./store-contract.js";
 import { type PostgresCluster, startPostgres } from "./support/postgres.js";
-
-const tables = [
-  "cards",
-  "certificates",
-  "requests",
-  "operations",
-  "audit_events",
-  "card_leases",
-  "approvals",
-  "documents",
-  "agent_tasks",
-  "security_answers",
-];
 
 let cluster: PostgresCluster;
 let contractUrl: string;
@@ -33,7 +20,7 @@ afterAll(() => {
 
 describeStoreContract("PostgreSQL", async ({ clock }) => {
   const pool = new pg.Pool({ connectionString: contractUrl, max: 8 });
-  await pool.query(`TRUNCATE ${tables.join(", ")}`);
+  await pool.query(TRUNCATE_ALL);
   return new SqlStore(new PostgresExecutor(pool), { clock });
 });
 

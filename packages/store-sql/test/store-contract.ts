@@ -35,6 +35,20 @@ export class SteppingClock implements Clock {
 /** Opens an empty store that uses `clock` for its timestamps. */
 export type StoreFactory = (options: { clock: Clock }) => Promise<Store>;
 
+/** Empties every table the migrations create, so each contract test starts from an empty database. */
+export const TRUNCATE_ALL = `TRUNCATE ${[
+  "cards",
+  "certificates",
+  "requests",
+  "operations",
+  "audit_events",
+  "card_leases",
+  "approvals",
+  "documents",
+  "agent_tasks",
+  "security_answers",
+].join(", ")}`;
+
 const secret: WrappedSecret = { kekId: "kek-2030", alg: "A256GCM", iv: "q83vEjRWeJA=", ciphertext: "3q2+7w==/+AB" };
 
 function card(id: string, over: Partial<NewRecord<CardRecord>> = {}): NewRecord<CardRecord> {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildCmcFullPkiRequest, type HashAlgorithm, isCardwrightError } from "@cardwright/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { opensslCsr } from "../../test/support/openssl-csr.js";
 import { CERTIFICATE_REQUEST_AGENT_EKU, checkOnBehalfRequest } from "./enrollment-agent-check.js";
 
 // Certificates made by the openssl command line, so the checks run against what others produce.
@@ -93,27 +94,8 @@ beforeAll(() => {
   noEku = make("no-eku", "agent-issuer", [...EE_EXT, "extendedKeyUsage=clientAuth"]);
   make("rogue-issuer", undefined, CA_EXT);
   rogueAgent = make("rogue-agent", "rogue-issuer", [...EE_EXT, `extendedKeyUsage=${CERTIFICATE_REQUEST_AGENT_EKU}`]);
-  for (const name of ["user", "other"]) {
-    openssl(
-      "req",
-      "-new",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-subj",
-      `/CN=${name}`,
-      "-outform",
-      "DER",
-      "-out",
-      `${name}.req`,
-    );
-  }
-  csr = new Uint8Array(readFileSync(join(dir, "user.req")));
-  otherCsr = new Uint8Array(readFileSync(join(dir, "other.req")));
+  csr = opensslCsr({ subject: "/CN=user" });
+  otherCsr = opensslCsr({ subject: "/CN=other" });
 });
 afterAll(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });

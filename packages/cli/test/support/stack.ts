@@ -7,7 +7,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EmbeddedCa } from "@cardwright/ca-adapters";
-import { AesGcmSecretVault, Cardwright, type Policy } from "@cardwright/core";
+import {
+  AesGcmSecretVault,
+  Cardwright,
+  type CardwrightOptions,
+  type CertificateAuthority,
+  type Policy,
+} from "@cardwright/core";
 import { InMemoryDirectory, RecordingNotifier } from "@cardwright/core/testing";
 import { PivDevice } from "@cardwright/pcsc";
 import { InMemoryTransport, VirtualPivCard, type VirtualPivCardOptions } from "@cardwright/simulator";
@@ -72,6 +78,26 @@ export function sdkOver(parts: { ca: EmbeddedCa; store: PgliteStore }, policy: P
     notifier,
   });
   return { vault, notifier, cardwright };
+}
+
+/**
+ * A second SDK over the stack's store with `ca` in its place (usually the stack's CA behind a wrapper that
+ * counts calls or injects a fault): a fresh vault with the test KEK, the sample users, the demo policy
+ * unless `options` say otherwise.
+ */
+export function sdkWith(
+  stack: Pick<Stack, "store">,
+  ca: CertificateAuthority,
+  options: Partial<CardwrightOptions> = {},
+): Cardwright {
+  return new Cardwright({
+    store: stack.store,
+    vault: new AesGcmSecretVault({ keys: { test: TEST_KEK }, currentKekId: "test" }),
+    directory: new InMemoryDirectory(sampleUsers),
+    certificateAuthorities: [ca],
+    policies: [staffPivPolicy],
+    ...options,
+  });
 }
 
 /** A fresh stack with a new virtual card inserted. */

@@ -4,11 +4,13 @@
  * The agent's side is {@link AgentTaskRunner}. Queuing needs the `queue-task` permission and the
  * permission for the operation itself; refusals are audited as `operation.refused` and change nothing.
  */
+
 import type { CardRecord } from "../domain/card.js";
 import type { LifecycleOperation, Policy } from "../domain/policy.js";
 import type { AgentTaskKind, AgentTaskRecord } from "../domain/records.js";
 import { CardwrightError, isCardwrightError } from "../errors.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "../lifecycle/lifecycle-permissions.js";
+import { refusalOnCard, refusing } from "../lifecycle/operation-refusal.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { AgentTaskQuery, Store } from "../ports/store.js";
@@ -180,26 +182,10 @@ export class AgentTaskQueue {
     kind: AgentTaskKind,
   ): Promise<void> {
     const policy: Policy | undefined = card.policyId === undefined ? undefined : this.#d.policies.get(card.policyId);
-    try {
+    const refusal = { actor, operation: "queue-task", ...refusalOnCard(card), context: { taskKind: kind } };
+    await refusing(this.#d.auditLog, refusal, () => {
       for (const operation of operations) assertPermitted(permissionGrants(policy), actor, operation, card);
-    } catch (err) {
-      if (isCardwrightError(err)) {
-        await this.#d.auditLog.append({
-          actor: actor.id,
-          action: "operation.refused",
-          cardId: card.id,
-          ...(card.userId === undefined ? {} : { userId: card.userId }),
-          details: {
-            actorKind: actor.kind,
-            code: err.code,
-            ...err.details,
-            operation: "queue-task",
-            taskKind: kind,
-          },
-        });
-      }
-      throw err;
-    }
+    });
   }
 }
 

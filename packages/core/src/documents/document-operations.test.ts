@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
+import { rejection } from "../../test/support/errors.js";
 import { HashChainAuditLog } from "../audit/hash-chain-audit-log.js";
-import { type CardwrightError, isCardwrightError } from "../errors.js";
 import { PolicyEngine } from "../policy/policy-engine.js";
 import { silentLogger } from "../runtime/logger.js";
 import { examplePivPolicy } from "../testing/example-policy.js";
@@ -25,16 +25,6 @@ const admin = { id: "admin-1", kind: "operator" as const };
 const alice = { id: "alice", kind: "user" as const };
 const bob = { id: "bob", kind: "user" as const };
 const pdf = (text: string) => new TextEncoder().encode(`%PDF-1.7 ${text}`);
-
-async function refusal(p: Promise<unknown>): Promise<CardwrightError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCardwrightError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CardwrightError");
-}
 
 describe("document check: upload, review, and the issue step", () => {
   let store: InMemoryStore;
@@ -133,14 +123,14 @@ describe("document check: upload, review, and the issue step", () => {
 
   it("refuses uploads for someone else's card, of an unknown type, or empty — audited, nothing stored", async () => {
     const base = { cardId: "card-1", fileName: "f.pdf", contentType: "application/pdf" };
-    expect((await refusal(docs.upload({ ...base, type: "request-form", content: pdf("x"), actor: bob }))).code).toBe(
+    expect((await rejection(docs.upload({ ...base, type: "request-form", content: pdf("x"), actor: bob }))).code).toBe(
       "AUTHZ_DENIED",
     );
-    const type = await refusal(docs.upload({ ...base, type: "passport", content: pdf("x"), actor: operator }));
+    const type = await rejection(docs.upload({ ...base, type: "passport", content: pdf("x"), actor: operator }));
     expect(type.code).toBe("DOCUMENT_INVALID");
     expect(type.details.rule).toBe("type");
     expect(
-      (await refusal(docs.upload({ ...base, type: "request-form", content: new Uint8Array(), actor: alice }))).details
+      (await rejection(docs.upload({ ...base, type: "request-form", content: new Uint8Array(), actor: alice }))).details
         .rule,
     ).toBe("size");
     expect(await store.documents.list()).toHaveLength(0);
@@ -157,15 +147,15 @@ describe("document check: upload, review, and the issue step", () => {
       content: pdf("a"),
       actor: operator,
     });
-    const self = await refusal(
+    const self = await rejection(
       docs.review({ actor: operator, decisions: [{ documentId: d.id, decision: "approve" }] }),
     );
     expect(self.code).toBe("AUTHZ_SEPARATION_OF_DUTIES");
     expect(self.details.rule).toBe("reviewer-is-uploader");
-    const user = await refusal(docs.review({ actor: alice, decisions: [{ documentId: d.id, decision: "approve" }] }));
+    const user = await rejection(docs.review({ actor: alice, decisions: [{ documentId: d.id, decision: "approve" }] }));
     expect(user.code).toBe("AUTHZ_DENIED");
     expect(user.details.permission).toBe("user:approve-documents:own:pending");
-    const noReason = await refusal(
+    const noReason = await rejection(
       docs.review({ actor: admin, decisions: [{ documentId: d.id, decision: "reject", reason: " " }] }),
     );
     expect(noReason.details.rule).toBe("reason");
@@ -206,7 +196,7 @@ describe("document check: upload, review, and the issue step", () => {
       documentTypes: ["certificate-form"],
       reason: "certificate-form: not signed",
     });
-    const again = await refusal(
+    const again = await rejection(
       docs.review({ actor: admin, decisions: [{ documentId: cert.id, decision: "approve" }] }),
     );
     expect(again.details.rule).toBe("reviewed");

@@ -6,14 +6,17 @@
  * reviews. Every upload, review and refusal is audited (with the document's hash, never its
  * content). The `Cardwright` facade delegates here.
  */
+
 import { createHash } from "node:crypto";
 import type { CardRecord } from "../domain/card.js";
 import type { Policy } from "../domain/policy.js";
 import type { DocumentRecord } from "../domain/records.js";
-import { CardwrightError, isCardwrightError } from "../errors.js";
+import { CardwrightError } from "../errors.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "../lifecycle/lifecycle-permissions.js";
+import { auditRefusal, refusalOnCard } from "../lifecycle/operation-refusal.js";
 import type { Clock } from "../ports/runtime.js";
 import type { Store } from "../ports/store.js";
+import { notifySafely } from "../runtime/notify-safely.js";
 import { requireCard } from "../workflows/step-preconditions.js";
 import { checkDocuments, type DocumentCheck } from "./document-check.js";
 import {
@@ -21,7 +24,6 @@ import {
   type DocumentCheckDependencies,
   documentsApprovalOf,
   documentsForIssue,
-  notifyQuietly,
 } from "./documents-approval.js";
 
 /** Largest document accepted, in bytes (a scanned, signed form fits easily). */
@@ -176,7 +178,7 @@ export class DocumentOperations {
       if (operationId !== undefined) await this.#syncApproval(tx, card, userId, operationId);
       return created;
     });
-    await notifyQuietly(this.#d, {
+    await notifySafely(this.#d, {
       kind: "documents-review-requested",
       cardId: card.id,
       userId,
@@ -278,7 +280,7 @@ export class DocumentOperations {
     });
     const rejected = outcome.reviewed.filter((d) => d.status === "rejected");
     if (rejected.length > 0) {
-      await notifyQuietly(this.#d, {
+      await notifySafely(this.#d, {
         kind: "documents-rejected",
         cardId: card.id,
         userId,
@@ -288,7 +290,7 @@ export class DocumentOperations {
         documentTypes: rejected.map((d) => d.type),
       });
     } else if (outcome.check.status === "approved") {
-      await notifyQuietly(this.#d, {
+      await notifySafely(this.#d, {
         kind: "documents-approved",
         cardId: card.id,
         userId,
@@ -359,14 +361,7 @@ export class DocumentOperations {
     return this.#d.policies.get(context.policyId, context.policyVersion);
   }
 
-  async #refused(actor: LifecycleActor, card: CardRecord, operation: string, err: unknown): Promise<void> {
-    if (!isCardwrightError(err)) return;
-    await this.#d.auditLog.append({
-      actor: actor.id,
-      action: "operation.refused",
-      cardId: card.id,
-      ...(card.userId === undefined ? {} : { userId: card.userId }),
-      details: { operation, actorKind: actor.kind, code: err.code, ...err.details },
-    });
+  #refused(actor: LifecycleActor, card: CardRecord, operation: string, err: unknown): Promise<void> {
+    return auditRefusal(this.#d.auditLog, { actor, operation, ...refusalOnCard(card), precedence: "error" }, err);
   }
 }

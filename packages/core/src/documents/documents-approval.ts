@@ -5,15 +5,17 @@
  * `awaitingDocuments`; `resumeOperation` runs the check again. Idempotent: a re-run finds the
  * approval it created.
  */
+
 import type { CardRecord } from "../domain/card.js";
 import type { DocumentPolicy } from "../domain/policy.js";
 import type { ApprovalRecord, DocumentRecord } from "../domain/records.js";
 import { CardwrightError } from "../errors.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
-import type { Notification, Notifier } from "../ports/notifier.js";
+import type { Notifier } from "../ports/notifier.js";
 import type { Logger, Random } from "../ports/runtime.js";
 import type { Store } from "../ports/store.js";
+import { notifySafely } from "../runtime/notify-safely.js";
 import { checkDocuments, type DocumentCheck, describeDocumentCheck } from "./document-check.js";
 
 /** What the document check needs; the issue steps' dependencies provide it. */
@@ -51,22 +53,6 @@ export async function documentsForIssue(
 export async function documentsApprovalOf(store: Store, operationId: string): Promise<ApprovalRecord | null> {
   const found = await store.approvals.list({ kind: "documents", operationId, limit: 1 });
   return found[0] ?? null;
-}
-
-/** Sends a notification; a lost one is logged, never fatal (the card operation has happened). */
-export async function notifyQuietly(
-  deps: Pick<DocumentCheckDependencies, "notifier" | "logger">,
-  notification: Notification,
-): Promise<void> {
-  if (deps.notifier === undefined) return;
-  try {
-    await deps.notifier.notify(notification);
-  } catch (err) {
-    deps.logger.log("warn", "notification failed", {
-      kind: notification.kind,
-      error: err instanceof Error ? err.message : String(err),
-    });
-  }
 }
 
 /**
@@ -138,7 +124,7 @@ export async function checkIssueDocuments(
     return { check, created };
   });
   if (opened.created && opened.check.status !== "approved") {
-    await notifyQuietly(deps, {
+    await notifySafely(deps, {
       kind: "documents-review-requested",
       cardId: input.cardId,
       userId: input.userId,

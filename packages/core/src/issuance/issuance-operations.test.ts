@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { rejection } from "../../test/support/errors.js";
 import { HashChainAuditLog } from "../audit/hash-chain-audit-log.js";
 import type { CardRecord, CardState } from "../domain/card.js";
 import type { Policy } from "../domain/policy.js";
-import { type CardwrightError, isCardwrightError } from "../errors.js";
 import { DEFAULT_CARD_STATE_TRANSITIONS } from "../lifecycle/card-state-transitions.js";
 import { DEFAULT_LIFECYCLE_PERMISSIONS } from "../lifecycle/lifecycle-permissions.js";
 import { PolicyEngine } from "../policy/policy-engine.js";
@@ -55,15 +55,6 @@ function world(policy: Policy) {
   return { store, notifier, ops, card, issue };
 }
 
-async function refusal(p: Promise<unknown>): Promise<CardwrightError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCardwrightError(err)) throw new Error(`expected a CardwrightError, got ${String(err)}`);
-  return err;
-}
-
 const validated = examplePivPolicy({ issuance: { mode: "validated" } });
 
 describe("validated issuance approvals", () => {
@@ -90,19 +81,19 @@ describe("validated issuance approvals", () => {
     expect(audit[1]).toMatchObject({ actor: "olga", details: { approvalId: req.id, reason: "HR ok" } });
     // Decided once only.
     expect(
-      (await refusal(w.ops.decide({ approvalId: req.id, decision: "reject", reason: "x", actor: "o2" }))).code,
+      (await rejection(w.ops.decide({ approvalId: req.id, decision: "reject", reason: "x", actor: "o2" }))).code,
     ).toBe("WORKFLOW_STATE");
   });
 
   it("refuses the requester (and the user) deciding, with the rule named and the refusal audited", async () => {
     const w = world(validated);
     const req = await w.ops.request({ userId: "ann", actor: "registrar" });
-    const own = await refusal(
+    const own = await rejection(
       w.ops.decide({ approvalId: req.id, decision: "approve", reason: "mine", actor: "registrar" }),
     );
     expect(own.code).toBe("AUTHZ_SEPARATION_OF_DUTIES");
     expect(own.details).toMatchObject({ rule: "officer-not-requester", approvalId: req.id });
-    const self = await refusal(
+    const self = await rejection(
       w.ops.decide({ approvalId: req.id, decision: "approve", reason: "me", actor: { id: "ann", kind: "operator" } }),
     );
     expect(self.details.rule).toBe("officer-not-subject");
@@ -117,7 +108,7 @@ describe("validated issuance approvals", () => {
   it("needs the approve-issuance permission (a user by default, an operator the policy does not name)", async () => {
     const w = world(validated);
     const req = await w.ops.request({ userId: "ann", actor: "registrar" });
-    const user = await refusal(
+    const user = await rejection(
       w.ops.decide({ approvalId: req.id, decision: "approve", reason: "", actor: { id: "bob", kind: "user" } }),
     );
     expect(user.code).toBe("AUTHZ_DENIED");
@@ -129,20 +120,22 @@ describe("validated issuance approvals", () => {
       }),
     );
     const r2 = await strict.ops.request({ userId: "ann", actor: "registrar" });
-    const op = await refusal(strict.ops.decide({ approvalId: r2.id, decision: "approve", reason: "", actor: "olga" }));
+    const op = await rejection(
+      strict.ops.decide({ approvalId: r2.id, decision: "approve", reason: "", actor: "olga" }),
+    );
     expect(op.details.permission).toBe("operator:approve-issuance:any");
   });
 
   it("refuses requests outside validated mode, and a user asking for someone else", async () => {
     const operatorMode = world(examplePivPolicy());
-    const err = await refusal(operatorMode.ops.request({ userId: "ann", actor: "registrar" }));
+    const err = await rejection(operatorMode.ops.request({ userId: "ann", actor: "registrar" }));
     expect(err.code).toBe("POLICY_RULE");
     expect(err.details.rule).toBe("issuance.mode");
     const w = world(validated);
-    const other = await refusal(w.ops.request({ userId: "bob", actor: { id: "ann", kind: "user" } }));
+    const other = await rejection(w.ops.request({ userId: "bob", actor: { id: "ann", kind: "user" } }));
     expect(other.details.rule).toBe("issuance.request.own");
     expect((await w.ops.request({ userId: "ann", actor: { id: "ann", kind: "user" } })).status).toBe("pending");
-    expect((await refusal(w.ops.request({ userId: "nobody", actor: "registrar" }))).code).toBe("USER_NOT_FOUND");
+    expect((await rejection(w.ops.request({ userId: "nobody", actor: "registrar" }))).code).toBe("USER_NOT_FOUND");
   });
 });
 
@@ -150,21 +143,21 @@ describe("issue clearance", () => {
   it("a validated issue needs an approved, unused approval for this user, device and templates, not by the issuer", async () => {
     const w = world(validated);
     const c = await w.card("c1", "registered");
-    expect((await refusal(w.ops.clearIssue(c, w.issue(c, {})))).details.rule).toBe("issuance.approval.missing");
+    expect((await rejection(w.ops.clearIssue(c, w.issue(c, {})))).details.rule).toBe("issuance.approval.missing");
     const req = await w.ops.request({ userId: "ann", actor: "registrar", deviceSerial: c.deviceSerial });
-    const pending = await refusal(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id })));
+    const pending = await rejection(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id })));
     expect(pending.details).toMatchObject({ rule: "issuance.approval.status", approvalStatus: "pending" });
     await w.ops.decide({ approvalId: req.id, decision: "approve", reason: "ok", actor: "olga" });
     const other = await w.card("c2", "registered");
-    const device = await refusal(w.ops.clearIssue(other, w.issue(other, { approvalId: req.id })));
+    const device = await rejection(w.ops.clearIssue(other, w.issue(other, { approvalId: req.id })));
     expect(device.details.rule).toBe("issuance.approval.device");
-    const templates = await refusal(
+    const templates = await rejection(
       w.ops.clearIssue(c, w.issue(c, { approvalId: req.id, optionalTemplates: ["signature"] })),
     );
     expect(templates.details.rule).toBe("issuance.approval.templates");
-    const bob = await refusal(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id, userId: "bob" })));
+    const bob = await rejection(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id, userId: "bob" })));
     expect(bob.details.rule).toBe("issuance.approval.user");
-    const sod = await refusal(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id, actor: "olga" })));
+    const sod = await rejection(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id, actor: "olga" })));
     expect(sod.code).toBe("AUTHZ_SEPARATION_OF_DUTIES");
     expect(sod.details).toMatchObject({ rule: "officer-not-issuer", officer: "olga" });
 
@@ -173,11 +166,11 @@ describe("issue clearance", () => {
     await w.store.transaction((tx) => w.ops.claim(tx, clearance, { operationId: "op-1", cardId: c.id, userId: "ann" }));
     expect(await w.store.approvals.get(req.id)).toMatchObject({ operationId: "op-1", cardId: c.id });
     // A second issue that checked the approval before it was used loses at the claim.
-    const conflict = await refusal(
+    const conflict = await rejection(
       w.store.transaction((tx) => w.ops.claim(tx, clearance, { operationId: "op-2", cardId: c.id, userId: "ann" })),
     );
     expect(conflict.code).toBe("STORE_CONFLICT");
-    const used = await refusal(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id })));
+    const used = await rejection(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id })));
     expect(used.details).toMatchObject({ rule: "issuance.approval.used", usedByOperation: "op-1" });
   });
 
@@ -187,7 +180,7 @@ describe("issue clearance", () => {
     const req = await w.ops.request({ userId: "ann", actor: "registrar" });
     await w.ops.decide({ approvalId: req.id, decision: "reject", reason: "no badge photo", actor: "olga" });
     expect(w.notifier.ofKind("issuance-rejected")[0]).toMatchObject({ reason: "no badge photo", decidedBy: "olga" });
-    const err = await refusal(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id })));
+    const err = await rejection(w.ops.clearIssue(c, w.issue(c, { approvalId: req.id })));
     expect(err.details).toMatchObject({ rule: "issuance.approval.status", approvalStatus: "rejected" });
   });
 
@@ -197,13 +190,13 @@ describe("issue clearance", () => {
       examplePivPolicy({ permissions: [...DEFAULT_LIFECYCLE_PERMISSIONS, { actor: "user", operations: ["issue"] }] }),
     );
     const c0 = await operatorMode.card("c0", "bound", "ann");
-    expect((await refusal(operatorMode.ops.clearIssue(c0, operatorMode.issue(c0, { actor: ann })))).details.rule).toBe(
-      "issuance.mode",
-    );
+    expect(
+      (await rejection(operatorMode.ops.clearIssue(c0, operatorMode.issue(c0, { actor: ann })))).details.rule,
+    ).toBe("issuance.mode");
 
     const noGrant = world(examplePivPolicy({ issuance: { mode: "self-service" } }));
     const c1 = await noGrant.card("c1", "bound", "ann");
-    const denied = await refusal(noGrant.ops.clearIssue(c1, noGrant.issue(c1, { actor: ann })));
+    const denied = await rejection(noGrant.ops.clearIssue(c1, noGrant.issue(c1, { actor: ann })));
     expect(denied.code).toBe("AUTHZ_DENIED");
     expect(denied.details.permission).toBe("user:issue:own:bound");
 
@@ -216,14 +209,14 @@ describe("issue clearance", () => {
     const bound = await w.card("mine", "bound", "ann");
     expect((await w.ops.clearIssue(bound, w.issue(bound, { actor: ann }))).actor).toEqual(ann);
     const unbound = await w.card("free", "registered");
-    const binding = await refusal(w.ops.clearIssue(unbound, w.issue(unbound, { actor: ann })));
+    const binding = await rejection(w.ops.clearIssue(unbound, w.issue(unbound, { actor: ann })));
     expect(binding.details).toMatchObject({ rule: "issuance.requireBinding", state: "registered" });
     const bobs = await w.card("bobs", "bound", "bob");
-    expect((await refusal(w.ops.clearIssue(bobs, w.issue(bobs, { actor: ann })))).details.permission).toBe(
+    expect((await rejection(w.ops.clearIssue(bobs, w.issue(bobs, { actor: ann })))).details.permission).toBe(
       "user:issue:any:bound",
     );
     expect(
-      (await refusal(w.ops.clearIssue(unbound, w.issue(unbound, { actor: ann, userId: "bob" })))).details.permission,
+      (await rejection(w.ops.clearIssue(unbound, w.issue(unbound, { actor: ann, userId: "bob" })))).details.permission,
     ).toBe("user:issue:any:registered");
     // An operator still issues face to face under a self-service policy.
     expect((await w.ops.clearIssue(unbound, w.issue(unbound, {}))).mode).toBe("self-service");
@@ -239,7 +232,9 @@ describe("issue clearance", () => {
     const w = world(policy);
     const mine = await w.card("mine", "bound", "ann");
     expect((await w.ops.clearIssue(mine, w.issue(mine, { actor: ann }))).actor).toEqual(ann);
-    const denied = await refusal(w.ops.clearIssue(mine, w.issue(mine, { actor: ann, optionalTemplates: [optional] })));
+    const denied = await rejection(
+      w.ops.clearIssue(mine, w.issue(mine, { actor: ann, optionalTemplates: [optional] })),
+    );
     expect(denied.code).toBe("AUTHZ_DENIED");
     expect(denied.details.permission).toBe("user:select-optional:own:bound");
   });
@@ -253,7 +248,7 @@ describe("issue clearance", () => {
       }),
     );
     const c = await w.card("c", "registered");
-    const err = await refusal(w.ops.clearIssue(c, w.issue(c, {})));
+    const err = await rejection(w.ops.clearIssue(c, w.issue(c, {})));
     expect(err.code).toBe("CARD_TRANSITION");
     expect(err.details).toMatchObject({ from: "registered", to: "issuing", operation: "issue" });
     const b = await w.card("b", "bound", "ann");
@@ -265,7 +260,7 @@ describe("binding", () => {
   it("binds by an operator; a user only when the policy grants bind, and only to themself", async () => {
     const w = world(examplePivPolicy());
     const c = await w.card("c", "registered");
-    const user = await refusal(w.ops.bind(c.id, "ann", { actor: { id: "ann", kind: "user" } }));
+    const user = await rejection(w.ops.bind(c.id, "ann", { actor: { id: "ann", kind: "user" } }));
     expect(user.code).toBe("AUTHZ_DENIED");
     expect(user.details.permission).toBe("user:bind:own:registered");
     expect((await w.store.cards.get(c.id))?.state).toBe("registered");
@@ -281,7 +276,7 @@ describe("binding", () => {
       examplePivPolicy({ permissions: [...DEFAULT_LIFECYCLE_PERMISSIONS, { actor: "user", operations: ["bind"] }] }),
     );
     const d = await granted.card("d", "registered");
-    const forBob = await refusal(granted.ops.bind(d.id, "bob", { actor: { id: "ann", kind: "user" } }));
+    const forBob = await rejection(granted.ops.bind(d.id, "bob", { actor: { id: "ann", kind: "user" } }));
     expect(forBob.details.permission).toBe("user:bind:any:registered");
     expect((await granted.ops.bind(d.id, "ann", { actor: { id: "ann", kind: "user" } })).state).toBe("bound");
   });
@@ -293,7 +288,7 @@ describe("binding", () => {
       }),
     );
     const c = await w.card("c", "registered");
-    const err = await refusal(w.ops.bind(c.id, "ann", { actor: "op-1" }));
+    const err = await rejection(w.ops.bind(c.id, "ann", { actor: "op-1" }));
     expect(err.code).toBe("CARD_TRANSITION");
     expect((await w.store.audit.list()).at(-1)).toMatchObject({
       action: "operation.refused",

@@ -6,19 +6,22 @@
  * `issueCard` asks {@link IssuanceOperations.clearIssue} before it starts the issue workflow and
  * {@link IssuanceOperations.claim} in the transaction that starts it.
  */
+
 import type { CardRecord } from "../domain/card.js";
 import type { IssuanceMode, Policy } from "../domain/policy.js";
 import type { ApprovalRecord } from "../domain/records.js";
 import { CardwrightError, isCardwrightError } from "../errors.js";
 import { assertTransition, transitionTable } from "../lifecycle/card-state-transitions.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "../lifecycle/lifecycle-permissions.js";
+import { refusing } from "../lifecycle/operation-refusal.js";
 import { type PolicyEngine, selectTemplates } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { DeviceType } from "../ports/device.js";
 import type { Directory, DirectoryUser } from "../ports/directory.js";
-import type { Notification, Notifier } from "../ports/notifier.js";
+import type { Notifier } from "../ports/notifier.js";
 import type { Clock, Logger } from "../ports/runtime.js";
 import type { ApprovalQuery, Store } from "../ports/store.js";
+import { notifySafely } from "../runtime/notify-safely.js";
 import { assertApprovalClears, type IssuanceApprovalSubject } from "./approval-checks.js";
 import { type IssuanceActorInput, issuanceActor } from "./issuance-actor.js";
 import { assertWithinLimits } from "./issuance-limits.js";
@@ -82,6 +85,8 @@ export interface IssueRequest {
   selectedTemplates?: readonly string[];
   /** The approval of a validated issue. */
   approvalId?: string;
+  /** The policy to issue under, when the caller names it (a replacement); else the user's. */
+  policyId?: string;
 }
 
 /** What cleared an issue: passed back to {@link IssuanceOperations.claim} when the issue starts. */
@@ -175,7 +180,7 @@ export class IssuanceOperations {
       );
       return created;
     });
-    await this.#notify({
+    await notifySafely(this.#d, {
       kind: "issuance-approval-requested",
       approvalId: approval.id,
       userId: user.id,
@@ -263,7 +268,8 @@ export class IssuanceOperations {
       return next;
     });
     const onCard = approval.cardId === undefined ? {} : { cardId: approval.cardId };
-    await this.#notify(
+    await notifySafely(
+      this.#d,
       approved
         ? {
             kind: "issuance-approved",
@@ -302,7 +308,10 @@ export class IssuanceOperations {
    */
   async clearIssue(card: CardRecord, request: IssueRequest): Promise<IssueClearance> {
     const actor = issuanceActor(request.actor);
-    const policy = await this.#policyForIssue(request.userId, request.deviceType);
+    const policy =
+      request.policyId === undefined
+        ? await this.#policyForIssue(request.userId, request.deviceType)
+        : this.#d.policies.get(request.policyId);
     const mode = issuanceMode(policy);
     let approval: ApprovalRecord | undefined;
     await this.#refusing("issue", actor, { userId: request.userId, cardId: card.id }, async () => {
@@ -468,25 +477,13 @@ export class IssuanceOperations {
   // ---------------------------------------------------------------- internals
 
   /** Runs `checks`; a typed refusal is audited as `operation.refused` (nothing else changes) and rethrown. */
-  async #refusing(
+  #refusing(
     operation: string,
     actor: LifecycleActor,
     at: { userId: string; cardId?: string },
     checks: () => void | Promise<void>,
   ): Promise<void> {
-    try {
-      await checks();
-    } catch (err) {
-      if (isCardwrightError(err)) {
-        await this.#d.auditLog.append({
-          actor: actor.id,
-          action: "operation.refused",
-          ...at,
-          details: { ...err.details, operation, actorKind: actor.kind, code: err.code },
-        });
-      }
-      throw err;
-    }
+    return refusing(this.#d.auditLog, { actor, operation, ...at }, checks);
   }
 
   async #requireUser(userId: string): Promise<DirectoryUser> {
@@ -523,19 +520,6 @@ export class IssuanceOperations {
     } catch (err) {
       if (isCardwrightError(err, "POLICY_NOT_FOUND")) return undefined;
       throw err;
-    }
-  }
-
-  async #notify(notification: Notification): Promise<void> {
-    if (this.#d.notifier === undefined) return;
-    try {
-      await this.#d.notifier.notify(notification);
-    } catch (err) {
-      // The decision is recorded and audited; a lost notification must not undo it.
-      this.#d.logger.log("warn", "notification failed", {
-        kind: notification.kind,
-        error: err instanceof Error ? err.message : String(err),
-      });
     }
   }
 }

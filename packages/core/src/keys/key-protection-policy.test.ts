@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { archivedKeyManagement } from "../../test/support/fixtures.js";
 import type { CertificateTemplate, Policy } from "../domain/policy.js";
 import { isCardwrightError } from "../errors.js";
 import { checkDeviceCapabilities } from "../policy/policy-engine.js";
@@ -7,19 +8,8 @@ import type { DeviceCapabilities } from "../ports/device.js";
 import { examplePivPolicy } from "../testing/example-policy.js";
 import { checkAttestationRoots } from "./key-protection-policy.js";
 
-const encryption: CertificateTemplate = {
-  id: "encryption",
-  name: "Key Management",
-  mandatory: true,
-  caId: "ca",
-  slot: "9d",
-  keyAlgorithm: "ECCP256",
-  subject: "CN={displayName},O=Example",
-  keyUsage: ["keyAgreement"],
-  extendedKeyUsage: ["emailProtection"],
-  validityDays: 365,
-  archiveKey: true,
-};
+/** The archived key-management template, named as these tests refer to it. */
+const encryption: CertificateTemplate = { ...archivedKeyManagement, id: "encryption" };
 
 function policyWith(t: Partial<CertificateTemplate>): Policy {
   const base = examplePivPolicy();

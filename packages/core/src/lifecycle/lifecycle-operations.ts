@@ -5,10 +5,11 @@
  * step and an interrupted one can be resumed — in another process — with
  * {@link LifecycleOperations.resume}. The {@link Cardwright} facade delegates here.
  */
+
 import type { AnyStateMachine } from "xstate";
 import type { CardRecord, CardState, CertificateRecord, OperationKind, OperationRecord } from "../domain/card.js";
 import type { LifecycleOperation, Policy } from "../domain/policy.js";
-import { CardwrightError, isCardwrightError, type SerializedError } from "../errors.js";
+import { CardwrightError, type SerializedError } from "../errors.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { CertificateAuthority, RevocationReason } from "../ports/certificate-authority.js";
@@ -29,6 +30,8 @@ import {
 import { DeviceSession } from "../workflows/device-session.js";
 import { certificateStatusActors, LifecycleSteps, retireActors } from "../workflows/lifecycle-steps.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
+import { startOperation } from "../workflows/operation-start.js";
+import { type ResumableMachines, requireResumableOperation } from "../workflows/resumable-operation.js";
 import {
   RETIRE_MACHINE_ID,
   RETIRE_MACHINE_VERSION,
@@ -38,9 +41,10 @@ import {
   type RetireInput,
   retireMachine,
 } from "../workflows/retire-machine.js";
-import { assertResumingOnCard, requireCard, requireOperation } from "../workflows/step-preconditions.js";
+import { assertResumingOnCard, requireCard } from "../workflows/step-preconditions.js";
 import { assertTransition, transitionTable } from "./card-state-transitions.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "./lifecycle-permissions.js";
+import { refusalOnCard, refusing } from "./operation-refusal.js";
 
 /** What {@link LifecycleOperations} needs; the facade passes its own parts. */
 export interface LifecycleOperationsDependencies {
@@ -112,6 +116,11 @@ const MACHINES: Record<string, { version: string; restStates: readonly string[] 
     restStates: CERTIFICATE_STATUS_REST_STATES,
   },
   [RETIRE_MACHINE_ID]: { version: RETIRE_MACHINE_VERSION, restStates: RETIRE_REST_STATES },
+};
+
+const RESUMABLE: ResumableMachines = {
+  versions: Object.fromEntries(Object.entries(MACHINES).map(([id, machine]) => [id, machine.version])),
+  otherMachine: ", not a suspend, resume, revoke or retire",
 };
 
 type Start = { input: unknown } | { snapshot: unknown; event?: { type: string } };
@@ -306,21 +315,10 @@ export class LifecycleOperations {
         );
       }
       const policy = this.#policyOf(card);
-      try {
+      await refusing(this.#d.auditLog, { actor, operation, ...refusalOnCard(card), precedence: "error" }, () => {
         assertPermitted(permissionGrants(policy), actor, operation, card);
         assertTransition(transitionTable(policy), card.state, TARGET_STATE[operation], operation, card.id);
-      } catch (err) {
-        if (isCardwrightError(err)) {
-          await this.#d.auditLog.append({
-            actor: actor.id,
-            action: "operation.refused",
-            cardId: card.id,
-            ...(card.userId === undefined ? {} : { userId: card.userId }),
-            details: { operation, actorKind: actor.kind, code: err.code, ...err.details },
-          });
-        }
-        throw err;
-      }
+      });
       return await run(card, lease, policy);
     } finally {
       await lease.release();
@@ -336,33 +334,15 @@ export class LifecycleOperations {
     input: CertificateStatusInput | RetireInput,
     facts: Record<string, unknown>,
   ): Promise<OperationRecord> {
-    return this.#d.store.transaction(async (tx) => {
-      // Optimistic concurrency: a concurrent change to the card since it was read fails here.
-      await tx.cards.update({ ...card, pendingOperationId: input.operationId });
-      const op = await tx.operations.create({
-        id: input.operationId,
-        kind,
-        cardId: card.id,
-        ...(card.userId === undefined ? {} : { userId: card.userId }),
-        machineId,
-        machineVersion,
-        status: "running",
-        snapshot: null,
-        input,
-        actor: input.actor,
-      });
-      await this.#d.auditLog.append(
-        {
-          actor: input.actor,
-          action: "operation.started",
-          cardId: card.id,
-          ...(card.userId === undefined ? {} : { userId: card.userId }),
-          operationId: input.operationId,
-          details: { operation: kind, actorKind: input.actorKind, from: input.fromState, to: input.toState, ...facts },
-        },
-        tx,
-      );
-      return op;
+    return startOperation(this.#d.store, this.#d.auditLog, {
+      card,
+      operationId: input.operationId,
+      kind,
+      machineId,
+      machineVersion,
+      input,
+      actor: input.actor,
+      details: { operation: kind, actorKind: input.actorKind, from: input.fromState, to: input.toState, ...facts },
     });
   }
 
@@ -442,33 +422,8 @@ export class LifecycleOperations {
     return card.policyId === undefined ? undefined : this.#d.policies.get(card.policyId);
   }
 
-  async #resumable(operationId: string): Promise<OperationRecord> {
-    const operation = await requireOperation(this.#d.store, operationId);
-    const machine = MACHINES[operation.machineId];
-    if (machine === undefined) {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `operation ${operationId} is a ${operation.machineId} operation, not a suspend, resume, revoke or retire`,
-        { details: { operationId, machineId: operation.machineId } },
-      );
-    }
-    if (operation.machineVersion !== machine.version) {
-      throw new CardwrightError(
-        "WORKFLOW_VERSION",
-        `operation ${operationId} was saved by ${operation.machineId} machine version ${operation.machineVersion}; this SDK runs version ${machine.version}`,
-        { details: { operationId, savedVersion: operation.machineVersion, machineVersion: machine.version } },
-      );
-    }
-    if (operation.status === "completed" || operation.status === "failed") {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `operation ${operationId} is ${operation.status}; there is nothing to resume`,
-        {
-          details: { operationId, status: operation.status },
-        },
-      );
-    }
-    return operation;
+  #resumable(operationId: string): Promise<OperationRecord> {
+    return requireResumableOperation(this.#d.store, operationId, RESUMABLE);
   }
 
   #lease(cardId: string): Promise<CardLeaseKeeper> {

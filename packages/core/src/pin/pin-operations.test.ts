@@ -4,10 +4,10 @@
  * PUK rotation's crash safety. The virtual card end to end is in packages/cli/test.
  */
 import { describe, expect, it } from "vitest";
+import { rejection } from "../../test/support/errors.js";
 import { HashChainAuditLog } from "../audit/hash-chain-audit-log.js";
 import type { CardRecord } from "../domain/card.js";
 import type { Policy } from "../domain/policy.js";
-import { type CardwrightError, isCardwrightError } from "../errors.js";
 import { DEFAULT_LIFECYCLE_PERMISSIONS } from "../lifecycle/lifecycle-permissions.js";
 import { PolicyEngine } from "../policy/policy-engine.js";
 import type { Device } from "../ports/device.js";
@@ -69,15 +69,6 @@ async function world(options: { policy?: Policy; device?: SoftwareKeyDevice } = 
   const vaultPuk = async () =>
     dec(await vault.unwrap((await store.cards.get(card.id))!.puk!, secretContext(card.id, "puk")));
   return { policy, clock, store, vault, auditLog, notifier, ops, device, card, vaultPuk };
-}
-
-async function rejection(p: Promise<unknown>): Promise<CardwrightError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCardwrightError(err)) throw new Error(`expected a CardwrightError, got ${String(err)}`);
-  return err;
 }
 
 /** The device, claiming other capabilities. */

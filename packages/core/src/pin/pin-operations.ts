@@ -10,11 +10,13 @@
  * side is `offline-unblock.ts`) and revealing a card's admin credential to a permission holder.
  * The {@link Cardwright} facade delegates here.
  */
+
 import type { CardRecord, CardState, OperationRecord } from "../domain/card.js";
 import type { LifecycleOperation, Policy } from "../domain/policy.js";
 import type { SecurityAnswersRecord } from "../domain/records.js";
-import { CardwrightError, isCardwrightError } from "../errors.js";
+import { CardwrightError } from "../errors.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "../lifecycle/lifecycle-permissions.js";
+import { refusalOnCard, refusing } from "../lifecycle/operation-refusal.js";
 import { generatePin, validatePin } from "../policy/pin-policy.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
@@ -26,6 +28,7 @@ import type { Store } from "../ports/store.js";
 import { CardLeaseKeeper } from "../workflows/card-lease-keeper.js";
 import { credentialFromBytes, secretContext } from "../workflows/device-session.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
+import { startOperation } from "../workflows/operation-start.js";
 import { requireCard } from "../workflows/step-preconditions.js";
 import { makeUnblockResponse, readUnblockChallenge } from "./offline-unblock.js";
 import {
@@ -450,21 +453,8 @@ export class PinOperations {
   }
 
   /** Run `checks`; a refusal is audited as `operation.refused` (code and secret-free details) and rethrown. */
-  async #refusing<T>(card: CardRecord, actor: LifecycleActor, operation: string, checks: () => T): Promise<T> {
-    try {
-      return checks();
-    } catch (err) {
-      if (isCardwrightError(err)) {
-        await this.#d.auditLog.append({
-          actor: actor.id,
-          action: "operation.refused",
-          cardId: card.id,
-          ...(card.userId === undefined ? {} : { userId: card.userId }),
-          details: { ...err.details, operation, actorKind: actor.kind, code: err.code },
-        });
-      }
-      throw err;
-    }
+  #refusing<T>(card: CardRecord, actor: LifecycleActor, operation: string, checks: () => T): Promise<T> {
+    return refusing(this.#d.auditLog, { actor, operation, ...refusalOnCard(card) }, checks);
   }
 
   /**
@@ -497,38 +487,21 @@ export class PinOperations {
 
   /** Hold the card for the operation and persist it, audited, in one transaction. */
   async #create(card: CardRecord, input: PinInput): Promise<OperationRecord> {
-    return this.#d.store.transaction(async (tx) => {
-      await tx.cards.update({ ...card, pendingOperationId: input.operationId });
-      const op = await tx.operations.create({
-        id: input.operationId,
-        kind: "pin",
-        cardId: card.id,
-        ...(card.userId === undefined ? {} : { userId: card.userId }),
-        machineId: PIN_MACHINE_ID,
-        machineVersion: PIN_MACHINE_VERSION,
-        status: "running",
-        snapshot: null,
-        input,
-        actor: input.actor,
-      });
-      await this.#d.auditLog.append(
-        {
-          actor: input.actor,
-          action: "operation.started",
-          cardId: card.id,
-          ...(card.userId === undefined ? {} : { userId: card.userId }),
-          operationId: input.operationId,
-          details: {
-            operation: input.operation,
-            actorKind: input.actorKind,
-            ...(input.method === undefined ? {} : { method: input.method }),
-            ...(input.randomPin === undefined ? {} : { random: input.randomPin }),
-            ...(input.comment === undefined ? {} : { comment: input.comment }),
-          },
-        },
-        tx,
-      );
-      return op;
+    return startOperation(this.#d.store, this.#d.auditLog, {
+      card,
+      operationId: input.operationId,
+      kind: "pin",
+      machineId: PIN_MACHINE_ID,
+      machineVersion: PIN_MACHINE_VERSION,
+      input,
+      actor: input.actor,
+      details: {
+        operation: input.operation,
+        actorKind: input.actorKind,
+        ...(input.method === undefined ? {} : { method: input.method }),
+        ...(input.randomPin === undefined ? {} : { random: input.randomPin }),
+        ...(input.comment === undefined ? {} : { comment: input.comment }),
+      },
     });
   }
 

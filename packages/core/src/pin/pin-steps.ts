@@ -3,6 +3,7 @@
  * the holder's PUK) are held here in memory, handed to the device at the moment of use, and
  * never put in the machine's context, an audit event or a log line.
  */
+
 import { fromPromise } from "xstate";
 import type { CardRecord } from "../domain/card.js";
 import { CardwrightError, isCardwrightError } from "../errors.js";
@@ -13,6 +14,7 @@ import type { Notifier } from "../ports/notifier.js";
 import type { Logger, Random } from "../ports/runtime.js";
 import type { SecretVault, WrappedSecret } from "../ports/secret-vault.js";
 import type { Store } from "../ports/store.js";
+import { notifySafely } from "../runtime/notify-safely.js";
 import { secretContext } from "../workflows/device-session.js";
 import { assertCardHeldBy, assertDeviceIsCard, requireCard } from "../workflows/step-preconditions.js";
 import type { PinStepInput, pinMachine } from "./pin-machine.js";
@@ -216,20 +218,13 @@ export class PinSteps {
       });
     }
     if (input.randomPin === true && input.userId !== undefined && this.#d.notifier !== undefined) {
-      try {
-        await this.#d.notifier.notify({
-          kind: "pin",
-          cardId: input.cardId,
-          userId: input.userId,
-          pin: this.#secret("newPin"),
-        });
-      } catch (err) {
-        // The PIN is set and returned to the caller; a lost notification must not undo it.
-        this.#d.logger.log("warn", "PIN notification failed", {
-          cardId: input.cardId,
-          error: isCardwrightError(err) ? err.code : "unknown",
-        });
-      }
+      // The PIN is set and returned to the caller; a lost notification must not undo it.
+      await notifySafely(this.#d, {
+        kind: "pin",
+        cardId: input.cardId,
+        userId: input.userId,
+        pin: this.#secret("newPin"),
+      });
     }
   }
 

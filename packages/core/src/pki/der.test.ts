@@ -1,7 +1,7 @@
-import { spawnSync } from "node:child_process";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import * as asn1js from "asn1js";
 import { describe, expect, it } from "vitest";
+import { selfSignedCertificate } from "../../test/support/openssl-certificate.js";
 import { parseCertificate, spkiEquals } from "./certificate.js";
 import { derTlv, oidString, plainDerSubjectPublicKeyInfo, readChildren, readTlv } from "./der.js";
 
@@ -87,17 +87,7 @@ describe("DER reading (X.690 §8, §10)", () => {
 
 describe("parseCertificate over DER and BER", () => {
   /** A self-signed certificate from openssl's own encoder, with extensions. */
-  const certificate = (): Uint8Array => {
-    const r = spawnSync(
-      "openssl",
-      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null"].concat(
-        ["-subj", "/O=Example/CN=Parse Test", "-days", "30", "-outform", "DER"],
-      ),
-      { encoding: "buffer" },
-    );
-    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr.toString()}`);
-    return new Uint8Array(r.stdout);
-  };
+  const certificate = (): Uint8Array => selfSignedCertificate({ subject: "/O=Example/CN=Parse Test", days: 30 });
 
   it("reads a BER-wrapped certificate as its DER form, and refuses garbage", () => {
     const der = certificate();

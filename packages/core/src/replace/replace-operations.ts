@@ -6,12 +6,14 @@
  * operation is persisted at every step and an interrupted or pending one is continued — in another
  * process — with {@link ReplaceOperations.continueOperation}. The {@link Cardwright} facade delegates here.
  */
+
 import type { CardRecord, CertificateRecord, CertificateStatus, OperationRecord } from "../domain/card.js";
 import type { Policy, ReplacementReason } from "../domain/policy.js";
-import { CardwrightError, isCardwrightError, PolicyError, type SerializedError } from "../errors.js";
+import { CardwrightError, PolicyError, type SerializedError } from "../errors.js";
 import { assertTransition, transitionTable } from "../lifecycle/card-state-transitions.js";
 import type { LifecycleOperations } from "../lifecycle/lifecycle-operations.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "../lifecycle/lifecycle-permissions.js";
+import { auditRefusal, refusalOnCard, refusing } from "../lifecycle/operation-refusal.js";
 import { checkDeviceCapabilities, type PolicyEngine, selectTemplates } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { CertificateAuthority } from "../ports/certificate-authority.js";
@@ -22,7 +24,9 @@ import type { Store } from "../ports/store.js";
 import { CardLeaseKeeper } from "../workflows/card-lease-keeper.js";
 import { DeviceSession } from "../workflows/device-session.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
-import { requireCard, requireOperation } from "../workflows/step-preconditions.js";
+import { startOperation } from "../workflows/operation-start.js";
+import { requireResumableOperation } from "../workflows/resumable-operation.js";
+import { requireCard } from "../workflows/step-preconditions.js";
 import {
   type KeyRecoveryTarget,
   REPLACE_MACHINE_ID,
@@ -200,21 +204,17 @@ export class ReplaceOperations {
         input = await this.#plan(card, card.userId, policy, rule, options);
         await this.#checkNewDevice(options.newDevice, card, policy, input);
       } catch (err) {
-        if (isCardwrightError(err)) {
-          await this.#d.auditLog.append({
-            actor: options.actor.id,
-            action: "operation.refused",
-            cardId: card.id,
-            ...(card.userId === undefined ? {} : { userId: card.userId }),
-            details: {
-              operation: "replace",
-              replacementReason: options.reason,
-              actorKind: options.actor.kind,
-              code: err.code,
-              ...err.details,
-            },
-          });
-        }
+        await auditRefusal(
+          this.#d.auditLog,
+          {
+            actor: options.actor,
+            operation: "replace",
+            ...refusalOnCard(card),
+            context: { replacementReason: options.reason },
+            precedence: "error",
+          },
+          err,
+        );
         throw err;
       }
       const operation = await this.#create(card, input);
@@ -240,27 +240,10 @@ export class ReplaceOperations {
       const operation = await this.#resumable(operationId);
       const card = await requireCard(this.#d.store, operation.cardId);
       const policy = this.#policyOf(card);
-      try {
-        assertPermitted(permissionGrants(policy), options.actor, "replace", card);
-      } catch (err) {
-        if (isCardwrightError(err)) {
-          await this.#d.auditLog.append({
-            actor: options.actor.id,
-            action: "operation.refused",
-            cardId: card.id,
-            ...(card.userId === undefined ? {} : { userId: card.userId }),
-            operationId,
-            details: {
-              operation: "replace",
-              step: "resume",
-              actorKind: options.actor.kind,
-              code: err.code,
-              ...err.details,
-            },
-          });
-        }
-        throw err;
-      }
+      const refusal = { actor: options.actor, operation: "replace", ...refusalOnCard(card), operationId };
+      await refusing(this.#d.auditLog, { ...refusal, context: { step: "resume" }, precedence: "error" }, () =>
+        assertPermitted(permissionGrants(policy), options.actor, "replace", card),
+      );
       await this.#d.auditLog.append({
         actor: options.actor.id,
         action: "operation.resumed",
@@ -335,22 +318,17 @@ export class ReplaceOperations {
         assertTransition(transitionTable(temporaryPolicy), state, "retired", "retire", temporary.id);
       }
     } catch (err) {
-      if (isCardwrightError(err)) {
-        await this.#d.auditLog.append({
-          actor: options.actor.id,
-          action: "operation.refused",
-          cardId: permanent.id,
-          ...(permanent.userId === undefined ? {} : { userId: permanent.userId }),
-          details: {
-            operation: "replace",
-            step: "return-temporary",
-            temporaryCardId: temporary.id,
-            actorKind: options.actor.kind,
-            code: err.code,
-            ...err.details,
-          },
-        });
-      }
+      await auditRefusal(
+        this.#d.auditLog,
+        {
+          actor: options.actor,
+          operation: "replace",
+          ...refusalOnCard(permanent),
+          context: { step: "return-temporary", temporaryCardId: temporary.id },
+          precedence: "error",
+        },
+        err,
+      );
       throw err;
     }
     const common = {
@@ -481,6 +459,8 @@ export class ReplaceOperations {
       fromState: card.state,
       newDeviceSerial: options.newDevice.identity.serial,
       selection: {
+        // The new card keeps the old card's policy, which an update may have assigned.
+        policyId: policy.id,
         templates: templates.filter((id) => !recoveredTemplates.has(id)),
         ...(temporary === undefined ? {} : { maxValidityDays: temporary.validityDays }),
       },
@@ -545,46 +525,29 @@ export class ReplaceOperations {
 
   /** Hold the old card for the replacement and persist it, audited, in one transaction. */
   async #create(card: CardRecord, input: ReplaceInput): Promise<OperationRecord> {
-    return this.#d.store.transaction(async (tx) => {
-      // Optimistic concurrency: a concurrent change to the card since it was read fails here.
-      await tx.cards.update({ ...card, pendingOperationId: input.operationId });
-      const op = await tx.operations.create({
-        id: input.operationId,
-        kind: "replace",
-        cardId: card.id,
-        userId: input.userId,
-        machineId: REPLACE_MACHINE_ID,
-        machineVersion: REPLACE_MACHINE_VERSION,
-        status: "running",
-        snapshot: null,
-        input,
-        actor: input.actor,
-      });
-      await this.#d.auditLog.append(
-        {
-          actor: input.actor,
-          action: "operation.started",
-          cardId: card.id,
-          userId: input.userId,
-          operationId: input.operationId,
-          details: {
-            operation: "replace",
-            actorKind: input.actorKind,
-            replacementReason: input.reason,
-            from: input.fromState,
-            to: input.rule.oldCardState,
-            oldCard: input.rule.oldCard,
-            ...(input.rule.revocationReason === undefined ? {} : { revocationReason: input.rule.revocationReason }),
-            newCard: input.rule.newCard,
-            newDeviceSerial: input.newDeviceSerial,
-            templates: input.selection.templates,
-            recover: input.recoveries.map((r) => r.serialHex),
-            ...(input.comment === undefined ? {} : { comment: input.comment }),
-          },
-        },
-        tx,
-      );
-      return op;
+    return startOperation(this.#d.store, this.#d.auditLog, {
+      card,
+      operationId: input.operationId,
+      kind: "replace",
+      userId: input.userId,
+      machineId: REPLACE_MACHINE_ID,
+      machineVersion: REPLACE_MACHINE_VERSION,
+      input,
+      actor: input.actor,
+      details: {
+        operation: "replace",
+        actorKind: input.actorKind,
+        replacementReason: input.reason,
+        from: input.fromState,
+        to: input.rule.oldCardState,
+        oldCard: input.rule.oldCard,
+        ...(input.rule.revocationReason === undefined ? {} : { revocationReason: input.rule.revocationReason }),
+        newCard: input.rule.newCard,
+        newDeviceSerial: input.newDeviceSerial,
+        templates: input.selection.templates,
+        recover: input.recoveries.map((r) => r.serialHex),
+        ...(input.comment === undefined ? {} : { comment: input.comment }),
+      },
     });
   }
 
@@ -677,32 +640,11 @@ export class ReplaceOperations {
     return card.policyId === undefined ? undefined : this.#d.policies.get(card.policyId);
   }
 
-  async #resumable(operationId: string): Promise<OperationRecord> {
-    const operation = await requireOperation(this.#d.store, operationId);
-    if (operation.machineId !== REPLACE_MACHINE_ID) {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `operation ${operationId} is a ${operation.machineId} operation, not a replacement`,
-        { details: { operationId, machineId: operation.machineId } },
-      );
-    }
-    if (operation.machineVersion !== REPLACE_MACHINE_VERSION) {
-      throw new CardwrightError(
-        "WORKFLOW_VERSION",
-        `operation ${operationId} was saved by replace machine version ${operation.machineVersion}; this SDK runs version ${REPLACE_MACHINE_VERSION}`,
-        { details: { operationId, savedVersion: operation.machineVersion, machineVersion: REPLACE_MACHINE_VERSION } },
-      );
-    }
-    if (operation.status === "completed" || operation.status === "failed") {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `operation ${operationId} is ${operation.status}; there is nothing to resume`,
-        {
-          details: { operationId, status: operation.status },
-        },
-      );
-    }
-    return operation;
+  #resumable(operationId: string): Promise<OperationRecord> {
+    return requireResumableOperation(this.#d.store, operationId, {
+      versions: { [REPLACE_MACHINE_ID]: REPLACE_MACHINE_VERSION },
+      otherMachine: ", not a replacement",
+    });
   }
 
   #lease(cardId: string): Promise<CardLeaseKeeper> {

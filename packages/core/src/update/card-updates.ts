@@ -6,11 +6,13 @@
  * xstate workflow that can rest `pending` and be continued or cancelled in another process.
  * The {@link Cardwright} facade delegates here.
  */
+
 import type { CardRecord, CertificateRecord, OperationRecord } from "../domain/card.js";
 import type { LifecycleOperation, Policy } from "../domain/policy.js";
-import { CardwrightError, isCardwrightError } from "../errors.js";
+import { CardwrightError } from "../errors.js";
 import { assertTransition, transitionTable } from "../lifecycle/card-state-transitions.js";
 import { assertPermitted, type LifecycleActor, permissionGrants } from "../lifecycle/lifecycle-permissions.js";
+import { refusalOnCard, refusing } from "../lifecycle/operation-refusal.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { CertificateAuthority } from "../ports/certificate-authority.js";
@@ -23,8 +25,10 @@ import type { Store } from "../ports/store.js";
 import { CardLeaseKeeper } from "../workflows/card-lease-keeper.js";
 import { DeviceSession } from "../workflows/device-session.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
+import { startOperation } from "../workflows/operation-start.js";
+import { requireSavedOperation } from "../workflows/resumable-operation.js";
 import type { CaRetryOptions } from "../workflows/retry-ca.js";
-import { assertDeviceIsCard, requireCard, requireOperation } from "../workflows/step-preconditions.js";
+import { assertDeviceIsCard, requireCard } from "../workflows/step-preconditions.js";
 import { checkUpdateTemplates } from "./update-capabilities.js";
 import {
   UPDATE_MACHINE_ID,
@@ -139,6 +143,11 @@ export interface InspectCardOptions {
   /** Preview an update to this policy instead of the card's own. */
   policyId?: string;
   optionalTemplates?: readonly string[];
+  /**
+   * The user the card is to be issued to, for a card not yet bound to one (an operator inspecting a
+   * card before its first issue); ignored when the card has a user.
+   */
+  userId?: string;
 }
 
 /** What is on a card, against its records and policy. Changes nothing. */
@@ -363,7 +372,14 @@ export class CardUpdates {
     const current = this.#policyOf(card);
     const target =
       options.policyId === undefined ? this.#requirePolicy(card, current) : this.#d.policies.get(options.policyId);
-    const plan = await this.#plan(card, target, options.device, options.optionalTemplates, current);
+    const plan = await this.#plan(
+      card,
+      target,
+      options.device,
+      options.optionalTemplates,
+      current,
+      card.userId ?? options.userId,
+    );
     return {
       card,
       certificates: await this.#d.store.certificates.list({ cardId: card.id }),
@@ -398,7 +414,9 @@ export class CardUpdates {
             },
           );
         }
-        const user = await this.#user(card);
+        // A plan with no templates only sorts out what is foreign: it reads no user attribute, so a
+        // card not yet bound to anyone (registering before the first issue) plans without one.
+        const user = card.userId === undefined ? NO_USER : await this.#user(card);
         const plan = planCardUpdate({
           records: await this.#d.store.certificates.list({ cardId: card.id }),
           deviceObjects: await options.device.listObjects(),
@@ -438,26 +456,13 @@ export class CardUpdates {
   // ---------------------------------------------------------------- internals
 
   /** Run `check`; a CardwrightError it throws is audited `operation.refused` (nothing else changes) and rethrown. */
-  async #refusing<T>(
+  #refusing<T>(
     card: CardRecord,
     actor: LifecycleActor,
     operation: LifecycleOperation,
     check: () => Promise<T>,
   ): Promise<T> {
-    try {
-      return await check();
-    } catch (err) {
-      if (isCardwrightError(err)) {
-        await this.#d.auditLog.append({
-          actor: actor.id,
-          action: "operation.refused",
-          cardId: card.id,
-          ...(card.userId === undefined ? {} : { userId: card.userId }),
-          details: { ...err.details, operation, actorKind: actor.kind, code: err.code },
-        });
-      }
-      throw err;
-    }
+    return refusing(this.#d.auditLog, { actor, operation, ...refusalOnCard(card) }, check);
   }
 
   async #plan(
@@ -466,8 +471,9 @@ export class CardUpdates {
     device: Device,
     optionalTemplates: readonly string[] | undefined,
     current: Policy | undefined,
+    userId: string | undefined = card.userId,
   ): Promise<UpdatePlan> {
-    const user = await this.#user(card);
+    const user = await this.#user(card, userId);
     return planCardUpdate({
       records: await this.#d.store.certificates.list({ cardId: card.id }),
       deviceObjects: await device.listObjects(),
@@ -537,49 +543,33 @@ export class CardUpdates {
 
   /** Hold the card (`updating`) for the new operation and persist it, audited, in one transaction. */
   async #create(card: CardRecord, input: UpdateInput): Promise<OperationRecord> {
-    return this.#d.store.transaction(async (tx) => {
-      await tx.cards.update({ ...card, state: "updating", pendingOperationId: input.operationId });
-      const op = await tx.operations.create({
-        id: input.operationId,
-        kind: "update",
-        cardId: card.id,
-        ...(card.userId === undefined ? {} : { userId: card.userId }),
-        machineId: UPDATE_MACHINE_ID,
-        machineVersion: UPDATE_MACHINE_VERSION,
-        status: "running",
-        snapshot: null,
-        input,
-        actor: input.actor,
-      });
-      const p = input.plan;
-      await this.#d.auditLog.append(
-        {
-          actor: input.actor,
-          action: "operation.started",
-          cardId: card.id,
-          ...(card.userId === undefined ? {} : { userId: card.userId }),
-          operationId: input.operationId,
-          details: {
-            operation: "update",
-            actorKind: input.actorKind,
-            from: card.state,
-            to: "updating",
-            ...(input.comment === undefined ? {} : { comment: input.comment }),
-            policyId: input.policyId,
-            policyVersion: input.policyVersion,
-            ...(p.fromPolicy === undefined
-              ? {}
-              : { previousPolicyId: p.fromPolicy.id, previousPolicyVersion: p.fromPolicy.version }),
-            remove: p.remove.map((r) => r.templateId ?? r.certificateId),
-            add: p.add.map((a) => a.templateId),
-            keep: p.keep.map((k) => k.templateId),
-            renew: p.renew.map((r) => `${r.templateId}:${r.reasons.join("+")}`),
-            foreign: p.foreign.map((f) => `${f.slot}:${f.serialHex}:${f.action}`),
-          },
-        },
-        tx,
-      );
-      return op;
+    const p = input.plan;
+    return startOperation(this.#d.store, this.#d.auditLog, {
+      card,
+      cardState: "updating",
+      operationId: input.operationId,
+      kind: "update",
+      machineId: UPDATE_MACHINE_ID,
+      machineVersion: UPDATE_MACHINE_VERSION,
+      input,
+      actor: input.actor,
+      details: {
+        operation: "update",
+        actorKind: input.actorKind,
+        from: card.state,
+        to: "updating",
+        ...(input.comment === undefined ? {} : { comment: input.comment }),
+        policyId: input.policyId,
+        policyVersion: input.policyVersion,
+        ...(p.fromPolicy === undefined
+          ? {}
+          : { previousPolicyId: p.fromPolicy.id, previousPolicyVersion: p.fromPolicy.version }),
+        remove: p.remove.map((r) => r.templateId ?? r.certificateId),
+        add: p.add.map((a) => a.templateId),
+        keep: p.keep.map((k) => k.templateId),
+        renew: p.renew.map((r) => `${r.templateId}:${r.reasons.join("+")}`),
+        foreign: p.foreign.map((f) => `${f.slot}:${f.serialHex}:${f.action}`),
+      },
     });
   }
 
@@ -711,23 +701,10 @@ export class CardUpdates {
 
   /** An update operation resting in `pending` or `interrupted`. */
   async #resting(operationId: string): Promise<OperationRecord> {
-    const operation = await requireOperation(this.#d.store, operationId);
-    if (operation.machineId !== UPDATE_MACHINE_ID) {
-      throw new CardwrightError(
-        "WORKFLOW_STATE",
-        `operation ${operationId} is a ${operation.machineId} operation, not an update`,
-        {
-          details: { operationId, machineId: operation.machineId },
-        },
-      );
-    }
-    if (operation.machineVersion !== UPDATE_MACHINE_VERSION) {
-      throw new CardwrightError(
-        "WORKFLOW_VERSION",
-        `operation ${operationId} was saved by update machine version ${operation.machineVersion}; this SDK runs version ${UPDATE_MACHINE_VERSION}`,
-        { details: { operationId, savedVersion: operation.machineVersion, machineVersion: UPDATE_MACHINE_VERSION } },
-      );
-    }
+    const operation = await requireSavedOperation(this.#d.store, operationId, {
+      versions: { [UPDATE_MACHINE_ID]: UPDATE_MACHINE_VERSION },
+      otherMachine: ", not an update",
+    });
     const value = (operation.snapshot as { value?: unknown } | null)?.value;
     if (operation.status !== "pending" || !(UPDATE_REST_STATES as readonly unknown[]).includes(value)) {
       throw new CardwrightError(
@@ -757,8 +734,14 @@ export class CardUpdates {
     );
   }
 
-  async #user(card: CardRecord): Promise<DirectoryUser> {
-    const id = card.userId ?? "";
+  async #user(card: CardRecord, id: string | undefined = card.userId): Promise<DirectoryUser> {
+    if (id === undefined) {
+      throw new CardwrightError(
+        "USER_NOT_FOUND",
+        `card ${card.id} is not bound to a user; name the user it is for (userId) to plan its certificates`,
+        { details: { cardId: card.id } },
+      );
+    }
     const user = await this.#d.directory.getUser(id);
     if (user === null)
       throw new CardwrightError("USER_NOT_FOUND", `the directory has no user ${id}`, {
@@ -777,6 +760,9 @@ export class CardUpdates {
 }
 
 /** Stand-in policy for listing foreign certificates on a card that has none. */
+/** The user of a plan that reads no attribute (see registerCertificate). */
+const NO_USER: DirectoryUser = { id: "", displayName: "", groups: [], attributes: {} };
+
 const EMPTY_POLICY: Policy = {
   id: "none",
   version: 0,

@@ -1,8 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { selfSignedCertificate } from "../../test/support/openssl-certificate.js";
 import type { CertificateRecord } from "../domain/card.js";
 import type { CertificateTemplate, ForeignCertificateRule, Policy } from "../domain/policy.js";
 import { isCardwrightError } from "../errors.js";
@@ -56,36 +53,7 @@ let foreignDer: Uint8Array;
 
 beforeAll(() => {
   // A real certificate nobody recorded: what a third party wrote to the card.
-  const dir = mkdtempSync(join(tmpdir(), "cw-plan-"));
-  try {
-    const r = spawnSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        join(dir, "k.pem"),
-        "-subj",
-        "/CN=Third Party VPN/O=Elsewhere",
-        "-days",
-        "30",
-        "-outform",
-        "DER",
-        "-out",
-        join(dir, "c.der"),
-      ],
-      { encoding: "utf8" },
-    );
-    expect(r.status, r.stderr).toBe(0);
-    foreignDer = new Uint8Array(readFileSync(join(dir, "c.der")));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  foreignDer = selfSignedCertificate({ subject: "/CN=Third Party VPN/O=Elsewhere", days: 30 });
 });
 
 interface RecordSpec {

@@ -3,10 +3,11 @@
  * that was in flight — and records what it did in the store with its audit event in one
  * transaction. Secrets (the user's PIN, the admin credential) stay in the {@link UpdateSession}.
  */
+
 import { fromPromise } from "xstate";
 import type { CardRecord, CertificateRecord, RequestRecord } from "../domain/card.js";
 import type { CardStateTransition, CertificateTemplate, Policy } from "../domain/policy.js";
-import { CardwrightError, isCardwrightError, PolicyError } from "../errors.js";
+import { CardwrightError, PolicyError } from "../errors.js";
 import { assertTransition } from "../lifecycle/card-state-transitions.js";
 import { parseCertificate, spkiEquals } from "../pki/certificate.js";
 import { buildCsr } from "../pki/csr.js";
@@ -15,9 +16,10 @@ import { ekuOid } from "../policy/extended-key-usage.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { CaResult, CertificateAuthority, CertificateProfile } from "../ports/certificate-authority.js";
 import type { Directory, DirectoryUser } from "../ports/directory.js";
-import type { Notification, Notifier } from "../ports/notifier.js";
+import type { Notifier } from "../ports/notifier.js";
 import type { Logger, Random } from "../ports/runtime.js";
 import type { Store } from "../ports/store.js";
+import { notifySafely } from "../runtime/notify-safely.js";
 import type { DeviceSession } from "../workflows/device-session.js";
 import { type CaRetryOptions, retryCa } from "../workflows/retry-ca.js";
 import {
@@ -424,27 +426,13 @@ export class UpdateSteps {
     await this.#audit(c, "update.pending", { requests: pending.map((i) => i.requestId) });
     if (c.userId === undefined) return;
     for (const i of pending) {
-      await this.#notify({
+      await notifySafely(this.#d, {
         kind: "approval-requested",
         cardId: c.cardId,
         userId: c.userId,
         operationId: c.operationId,
         templateId: i.templateId,
         caRequestId: i.caRequestId ?? "",
-      });
-    }
-  }
-
-  /** Tell people; a notifier's failure is logged and never fails the update (the audit has the facts). */
-  async #notify(notification: Notification): Promise<void> {
-    if (this.#d.notifier === undefined) return;
-    try {
-      await this.#d.notifier.notify(notification);
-    } catch (err) {
-      this.#d.logger.log("warn", "notification failed", {
-        cardId: notification.cardId,
-        notification: notification.kind,
-        code: isCardwrightError(err) ? err.code : "unknown",
       });
     }
   }
@@ -596,7 +584,7 @@ export class UpdateSteps {
       );
     });
     if (c.userId !== undefined) {
-      await this.#notify({ kind: "updated", cardId: c.cardId, userId: c.userId, operationId: c.operationId });
+      await notifySafely(this.#d, { kind: "updated", cardId: c.cardId, userId: c.userId, operationId: c.operationId });
     }
   }
 
@@ -742,7 +730,7 @@ export class UpdateSteps {
       );
     });
     if (c.userId !== undefined && c.error?.code === "CA_REJECTED") {
-      await this.#notify({
+      await notifySafely(this.#d, {
         kind: "update-rejected",
         cardId: c.cardId,
         userId: c.userId,

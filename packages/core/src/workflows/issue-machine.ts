@@ -79,6 +79,11 @@ export interface IssueTemplateSelection {
   templates: readonly string[];
   /** Certificates are asked for at most this many days (each template's own validity when shorter). */
   maxValidityDays?: number;
+  /**
+   * Issue under this policy instead of the one the user's directory entry resolves to: a
+   * replacement keeps the policy of the card it replaces, which an update may have assigned.
+   */
+  policyId?: string;
 }
 
 /** The machine's context: JSON, no secrets. */

@@ -3,6 +3,7 @@
  * vault, directory) and is idempotent, because a run restored from a snapshot re-runs the step
  * that was in flight. Secrets stay in the {@link DeviceSession} or wrapped on the card record.
  */
+
 import { fromPromise } from "xstate";
 import type { DocumentCheck } from "../documents/document-check.js";
 import { checkIssueDocuments } from "../documents/documents-approval.js";
@@ -31,11 +32,12 @@ import type { AuditLog } from "../ports/audit-log.js";
 import type { CaResult, CertificateAuthority, CertificateProfile } from "../ports/certificate-authority.js";
 import type { AdminCredential } from "../ports/device.js";
 import type { Directory, DirectoryUser } from "../ports/directory.js";
-import type { Notification, Notifier } from "../ports/notifier.js";
+import type { Notifier } from "../ports/notifier.js";
 import type { Clock, Logger, Random } from "../ports/runtime.js";
 import type { SecretVault } from "../ports/secret-vault.js";
 import type { Store } from "../ports/store.js";
 import { systemClock } from "../runtime/clock.js";
+import { notifySafely } from "../runtime/notify-safely.js";
 import { trackedAttributeValues } from "../update/update-plan.js";
 import { credentialBytes, type DeviceSession, MANAGEMENT_KEY_BYTES, secretContext } from "./device-session.js";
 import type {
@@ -161,20 +163,6 @@ export class IssueSteps {
     });
   }
 
-  async #notify(notification: Notification): Promise<void> {
-    if (this.#d.notifier === undefined) return;
-    try {
-      await this.#d.notifier.notify(notification);
-    } catch (err) {
-      // The card operation has happened; a lost notification must not undo it.
-      this.#d.logger.log("warn", "notification failed", {
-        kind: notification.kind,
-        cardId: notification.cardId,
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
-  }
-
   #profile(t: CertificateTemplate): CertificateProfile {
     return {
       templateId: t.id,
@@ -270,7 +258,10 @@ export class IssueSteps {
   /** Choose the policy and plan the certificates; renders every subject now so a missing attribute refuses before the card is touched. */
   async resolvePolicy(input: IssueInput): Promise<ResolvePolicyOutput> {
     const user = await this.#user(input.userId);
-    const policy = this.#d.policies.resolve(user, this.session.device.identity);
+    const policy =
+      input.selection?.policyId === undefined
+        ? this.#d.policies.resolve(user, this.session.device.identity)
+        : this.#d.policies.get(input.selection.policyId);
     const templates =
       input.selection === undefined
         ? selectTemplates(policy, input.optionalTemplates)
@@ -338,7 +329,32 @@ export class IssueSteps {
       "card.initialised",
       { deviceSerial: card.deviceSerial },
     );
+    await this.#recordThirdPartyWiped(input);
     await this.session.ensureAdmin(await this.#card(input.cardId), { preferFactory: true });
+  }
+
+  /**
+   * The reset erased any third-party certificate registered on the card before its issue (found by
+   * `inspectCard`, registered by `registerCertificate`): record it `removed`, so expiry monitoring
+   * stops tracking a certificate that is gone.
+   */
+  async #recordThirdPartyWiped(input: CardStepInput): Promise<void> {
+    const gone = (await this.#d.store.certificates.list({ cardId: input.cardId })).filter(
+      (c) => c.thirdParty === true && (c.status === "written" || c.status === "valid"),
+    );
+    if (gone.length === 0) return;
+    await this.#d.store.transaction(async (tx) => {
+      for (const cert of gone) {
+        const current = (await tx.certificates.get(cert.id)) ?? cert;
+        await tx.certificates.update({ ...current, status: "removed" });
+        await this.#audit(
+          input,
+          "certificate.removed",
+          { slot: cert.slot, serialHex: cert.serialHex, thirdParty: true, cause: "card initialised on issue" },
+          tx,
+        );
+      }
+    });
   }
 
   /**
@@ -617,7 +633,7 @@ export class IssueSteps {
       to: "pending",
     });
     for (const t of input.templates.filter((x) => x.status === "pending")) {
-      await this.#notify({
+      await notifySafely(this.#d, {
         kind: "approval-requested",
         cardId: input.cardId,
         userId: input.userId,
@@ -768,9 +784,19 @@ export class IssueSteps {
         tx,
       );
     });
-    await this.#notify({ kind: "issued", cardId: input.cardId, userId: input.userId, operationId: input.operationId });
+    await notifySafely(this.#d, {
+      kind: "issued",
+      cardId: input.cardId,
+      userId: input.userId,
+      operationId: input.operationId,
+    });
     if (this.session.generatedPin !== undefined) {
-      await this.#notify({ kind: "pin", cardId: input.cardId, userId: input.userId, pin: this.session.generatedPin });
+      await notifySafely(this.#d, {
+        kind: "pin",
+        cardId: input.cardId,
+        userId: input.userId,
+        pin: this.session.generatedPin,
+      });
     }
   }
 
@@ -816,7 +842,7 @@ export class IssueSteps {
       );
     });
     if (input.error?.code === "CA_REJECTED") {
-      await this.#notify({
+      await notifySafely(this.#d, {
         kind: "rejected",
         cardId: input.cardId,
         userId: input.userId,
