@@ -12,7 +12,19 @@ export interface MethodProfile {
   ms: number;
 }
 
-const REPOSITORIES = ["cards", "certificates", "requests", "operations", "audit", "leases"] as const;
+/** Every repository of the port: a store decorator that missed one would hand callers `undefined`. */
+const REPOSITORIES = [
+  "cards",
+  "certificates",
+  "requests",
+  "operations",
+  "audit",
+  "leases",
+  "approvals",
+  "documents",
+  "agentTasks",
+  "securityAnswers",
+] as const satisfies readonly Exclude<keyof Store, "transaction" | "close">[];
 
 /** Calls and time per `repository.method`; `transaction` counts BEGIN to COMMIT minus the callback's own time. */
 export class StoreCallProfile {
