@@ -19,6 +19,23 @@ export function audienceMatches(audience: PolicyAudience, user: DirectoryUser): 
   return true;
 }
 
+/**
+ * The template `templateId` of `policy`.
+ * @throws PolicyError `POLICY_NOT_FOUND` (rule `templateId`) when the policy has none by that id.
+ */
+export function requireTemplate(policy: Policy, templateId: string): CertificateTemplate {
+  const t = policy.certificates.find((c) => c.id === templateId);
+  if (t === undefined) {
+    throw new PolicyError(
+      policy.id,
+      "templateId",
+      `policy ${policy.id} has no certificate template ${templateId}`,
+      "POLICY_NOT_FOUND",
+    );
+  }
+  return t;
+}
+
 /** Which templates of `policy` an issue covers: all mandatory ones plus the optional ones asked for. */
 export function selectTemplates(policy: Policy, optionalTemplates: readonly string[] = []): CertificateTemplate[] {
   for (const id of optionalTemplates) {

@@ -265,39 +265,26 @@ export class CardUpdates {
    * `WORKFLOW_VERSION`, `AUTHZ_DENIED`, `DEVICE_MISMATCH`; CardLeasedError `CARD_LEASED`; step failures.
    */
   async continueUpdate(operationId: string, options: ContinueUpdateOptions): Promise<UpdateResult> {
-    const first = await this.#resting(operationId);
-    const lease = await this.#lease(first.cardId);
-    try {
-      const operation = await this.#resting(operationId);
-      const card = await this.#requireCard(operation.cardId);
-      const current = this.#policyOf(card);
-      const context = (operation.snapshot as { context: UpdateContext }).context;
-      await this.#refusing(card, options.actor, "update", async () => {
-        assertPermitted(permissionGrants(current), options.actor, "update", card);
-        if (options.device !== undefined) assertDeviceIsCard(card, options.device.identity.serial);
-      });
+    return this.#onRestingUpdate(operationId, options, "update", async (held) => {
       await this.#d.auditLog.append({
         actor: options.actor.id,
         action: "operation.resumed",
-        cardId: card.id,
-        ...(card.userId === undefined ? {} : { userId: card.userId }),
+        cardId: held.card.id,
+        ...(held.card.userId === undefined ? {} : { userId: held.card.userId }),
         operationId,
         details: { actorKind: options.actor.kind, operation: "update" },
       });
-      const target = this.#d.policies.get(context.policyId, context.policyVersion);
-      return await this.#run(
-        operation,
-        { snapshot: operation.snapshot, event: { type: "RESUME" } },
-        lease,
-        target,
-        current,
+      return this.#run(
+        held.operation,
+        { snapshot: held.operation.snapshot, event: { type: "RESUME" } },
+        held.lease,
+        held.target,
+        held.current,
         options.device,
         options.pin,
         options.onProgress,
       );
-    } finally {
-      await lease.release();
-    }
+    });
   }
 
   /**
@@ -310,6 +297,68 @@ export class CardUpdates {
    */
   async cancelUpdate(options: CancelUpdateOptions): Promise<UpdateResult> {
     const operationId = await this.#operationToCancel(options);
+    const cancellable = (card: CardRecord, context: UpdateContext) => {
+      if (!context.commitStarted && context.keysReplaced.length === 0) return;
+      throw new CardwrightError(
+        "WORKFLOW_STATE",
+        context.commitStarted
+          ? `update ${operationId} has started committing (old certificates are being revoked); it cannot be cancelled, continue it`
+          : `update ${operationId} replaced the card's key in slot ${context.keysReplaced.join(", ")}; a private key cannot be restored, so continue the update instead`,
+        {
+          details: {
+            operationId,
+            cardId: card.id,
+            slots: context.keysReplaced,
+            commitStarted: context.commitStarted,
+          },
+        },
+      );
+    };
+    return this.#onRestingUpdate(
+      operationId,
+      options,
+      "cancel-update",
+      (held) =>
+        this.#run(
+          held.operation,
+          {
+            snapshot: held.operation.snapshot,
+            event: {
+              type: "CANCEL",
+              actor: options.actor.id,
+              actorKind: options.actor.kind,
+              ...(options.comment === undefined ? {} : { comment: options.comment }),
+            },
+          },
+          held.lease,
+          held.target,
+          held.current,
+          options.device,
+          undefined,
+          options.onProgress,
+        ),
+      cancellable,
+    );
+  }
+
+  /**
+   * Lease the card of a resting update (pending or interrupted), read it again under the lease, and
+   * refuse — audited, changing nothing — an actor without `permission`, another card in the
+   * reader, or what `check` refuses; then run `fn`.
+   */
+  async #onRestingUpdate(
+    operationId: string,
+    options: { actor: LifecycleActor; device?: Device },
+    permission: "update" | "cancel-update",
+    fn: (held: {
+      operation: OperationRecord;
+      card: CardRecord;
+      lease: CardLeaseKeeper;
+      target: Policy;
+      current: Policy | undefined;
+    }) => Promise<UpdateResult>,
+    check?: (card: CardRecord, context: UpdateContext) => void,
+  ): Promise<UpdateResult> {
     const first = await this.#resting(operationId);
     const lease = await this.#lease(first.cardId);
     try {
@@ -317,45 +366,13 @@ export class CardUpdates {
       const card = await this.#requireCard(operation.cardId);
       const current = this.#policyOf(card);
       const context = (operation.snapshot as { context: UpdateContext }).context;
-      await this.#refusing(card, options.actor, "cancel-update", async () => {
-        assertPermitted(permissionGrants(current), options.actor, "cancel-update", card);
+      await this.#refusing(card, options.actor, permission, async () => {
+        assertPermitted(permissionGrants(current), options.actor, permission, card);
         if (options.device !== undefined) assertDeviceIsCard(card, options.device.identity.serial);
-        if (context.commitStarted || context.keysReplaced.length > 0) {
-          throw new CardwrightError(
-            "WORKFLOW_STATE",
-            context.commitStarted
-              ? `update ${operationId} has started committing (old certificates are being revoked); it cannot be cancelled, continue it`
-              : `update ${operationId} replaced the card's key in slot ${context.keysReplaced.join(", ")}; a private key cannot be restored, so continue the update instead`,
-            {
-              details: {
-                operationId,
-                cardId: card.id,
-                slots: context.keysReplaced,
-                commitStarted: context.commitStarted,
-              },
-            },
-          );
-        }
+        check?.(card, context);
       });
       const target = this.#d.policies.get(context.policyId, context.policyVersion);
-      return await this.#run(
-        operation,
-        {
-          snapshot: operation.snapshot,
-          event: {
-            type: "CANCEL",
-            actor: options.actor.id,
-            actorKind: options.actor.kind,
-            ...(options.comment === undefined ? {} : { comment: options.comment }),
-          },
-        },
-        lease,
-        target,
-        current,
-        options.device,
-        undefined,
-        options.onProgress,
-      );
+      return await fn({ operation, card, lease, target, current });
     } finally {
       await lease.release();
     }

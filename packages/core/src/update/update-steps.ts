@@ -7,12 +7,13 @@
 import { fromPromise } from "xstate";
 import type { CardRecord, CertificateRecord, RequestRecord } from "../domain/card.js";
 import type { CardStateTransition, CertificateTemplate, Policy } from "../domain/policy.js";
-import { CardwrightError, PolicyError } from "../errors.js";
+import { CardwrightError } from "../errors.js";
 import { assertTransition } from "../lifecycle/card-state-transitions.js";
 import { parseCertificate, spkiEquals } from "../pki/certificate.js";
 import { buildCsr } from "../pki/csr.js";
 import { renderSan, renderSubject } from "../policy/attribute-template.js";
 import { ekuOid } from "../policy/extended-key-usage.js";
+import { requireTemplate } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { CaResult, CertificateAuthority, CertificateProfile } from "../ports/certificate-authority.js";
 import type { Directory, DirectoryUser } from "../ports/directory.js";
@@ -119,16 +120,7 @@ export class UpdateSteps {
   }
 
   #template(templateId: string): CertificateTemplate {
-    const t = this.#d.policy.certificates.find((x) => x.id === templateId);
-    if (t === undefined) {
-      throw new PolicyError(
-        this.#d.policy.id,
-        "templateId",
-        `policy ${this.#d.policy.id} has no certificate template ${templateId}`,
-        "POLICY_NOT_FOUND",
-      );
-    }
-    return t;
+    return requireTemplate(this.#d.policy, templateId);
   }
 
   #ca(caId: string): CertificateAuthority {

@@ -27,7 +27,7 @@ import { type EnrollmentAgent, signOnBehalf } from "../pki/enrollment-agent.js";
 import { renderSan, renderSubject } from "../policy/attribute-template.js";
 import { ekuOid } from "../policy/extended-key-usage.js";
 import { generatePin, generatePuk, validatePin } from "../policy/pin-policy.js";
-import { type PolicyEngine, selectTemplates } from "../policy/policy-engine.js";
+import { type PolicyEngine, requireTemplate, selectTemplates } from "../policy/policy-engine.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { CaResult, CertificateAuthority, CertificateProfile } from "../ports/certificate-authority.js";
 import type { AdminCredential } from "../ports/device.js";
@@ -111,16 +111,7 @@ export class IssueSteps {
   }
 
   #template(policy: Policy, templateId: string): CertificateTemplate {
-    const t = policy.certificates.find((c) => c.id === templateId);
-    if (t === undefined) {
-      throw new PolicyError(
-        policy.id,
-        "templateId",
-        `policy ${policy.id} has no certificate template ${templateId}`,
-        "POLICY_NOT_FOUND",
-      );
-    }
-    return t;
+    return requireTemplate(policy, templateId);
   }
 
   #ca(caId: string): CertificateAuthority {
