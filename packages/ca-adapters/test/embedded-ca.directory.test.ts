@@ -82,8 +82,8 @@ describe("embedded CA in a directory", () => {
     expect(second.certificate).toEqual(first.certificate);
     expect(await second.chain()).toEqual([first.certificate]);
     expect(await second.submit({ requestId: "repeat-1", csr: csr.der, profile: pivAuthProfile })).toEqual(issued);
-    const state = JSON.parse(await readFile(join(directory, CaFile.state), "utf8")) as { certificates: object };
-    expect(Object.keys(state.certificates)).toHaveLength(1);
+    // What is on disk (snapshot and journal, read by a fresh instance) holds one certificate.
+    expect(await (await EmbeddedCa.open({ directory })).listIssued()).toHaveLength(1);
 
     // A certificate issued by the reopened CA validates against the original root.
     const more = await second.submit({ requestId: "repeat-2", csr: csr.der, profile: pivAuthProfile });

@@ -34,35 +34,59 @@ function ownerOf(url: string): CpuParty | undefined {
   return undefined;
 }
 
+/**
+ * The part of the SDK a script belongs to, for the SDK's own breakdown: the workflow engine
+ * (xstate), or the package and first directory of an SDK source (`core/audit`, `pcsc/piv`).
+ */
+function sdkPartOf(url: string): string | undefined {
+  if (url.includes("/node_modules/xstate/")) return "xstate";
+  const source = /\/packages\/(core|pcsc)\/src\/([^/]+)/.exec(url);
+  if (source === null) return undefined;
+  const [, pkg, first] = source as unknown as [string, string, string];
+  return `${pkg}/${first.replace(/\.ts$/, "")}`;
+}
+
+/** Main-thread milliseconds per party, and the SDK's by part (see {@link sdkPartOf}). */
+export interface CpuTotals {
+  parties: Record<CpuParty, number>;
+  sdkParts: Record<string, number>;
+}
+
 /** Milliseconds of main-thread time per party in `profile`. */
-export function attributeCpu(profile: CpuProfile): Record<CpuParty, number> {
+export function attributeCpu(profile: CpuProfile): CpuTotals {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const memo = new Map<number, CpuParty>();
-  const classify = (leaf: number): CpuParty => {
+  const memo = new Map<number, { party: CpuParty; part: string | undefined }>();
+  const classify = (leaf: number) => {
     const known = memo.get(leaf);
     if (known !== undefined) return known;
     const name = nodes.get(leaf)?.callFrame.functionName;
     let party: CpuParty | undefined =
       name === "(idle)" ? "idle" : name === "(garbage collector)" ? "gc" : name === "(program)" ? "other" : undefined;
-    let workflowEngine = false;
+    // The innermost SDK part on the stack: the code that ran, or library code it called.
+    let part: string | undefined;
     for (let id: number | undefined = leaf; party === undefined && id !== undefined; id = parent.get(id)) {
       const url = nodes.get(id)?.callFrame.url ?? "";
       party = ownerOf(url);
-      workflowEngine ||= url.includes("/node_modules/xstate/");
+      part ??= sdkPartOf(url);
     }
     // xstate runs only the SDK's workflow; its frames have no SDK caller when a promise settles.
-    party ??= workflowEngine ? "sdk" : "other";
-    memo.set(leaf, party);
-    return party;
+    party ??= part === "xstate" ? "sdk" : "other";
+    const result = { party, part: party === "sdk" ? part : undefined };
+    memo.set(leaf, result);
+    return result;
   };
-  const totals: Record<CpuParty, number> = { sdk: 0, card: 0, ca: 0, store: 0, bench: 0, gc: 0, idle: 0, other: 0 };
+  const parties: Record<CpuParty, number> = { sdk: 0, card: 0, ca: 0, store: 0, bench: 0, gc: 0, idle: 0, other: 0 };
+  const sdkParts: Record<string, number> = {};
   // timeDeltas[i] is the time before sample i; the time after it is the next delta.
   for (let i = 0; i < profile.samples.length; i++) {
-    totals[classify(profile.samples[i] as number)] += (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    const ms = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    const { party, part } = classify(profile.samples[i] as number);
+    parties[party] += ms;
+    if (part !== undefined) sdkParts[part] = (sdkParts[part] ?? 0) + ms;
   }
-  return totals;
+  return { parties, sdkParts };
 }
 
 /** Kernel clock ticks per second for /proc times (USER_HZ, 100 on Linux). */
@@ -89,6 +113,8 @@ export function mainThreadCpuMs(): number | undefined {
 export interface CpuAttribution {
   /** Sampled milliseconds per party (wall time of the samples: stretched when the machine is busy). */
   sampled: Record<CpuParty, number>;
+  /** The SDK's sampled milliseconds by part (`xstate`, `core/audit`, `pcsc/piv`…). */
+  sdkParts: Record<string, number>;
   /** The main thread's CPU time over the same span (10 ms resolution), when /proc has it. */
   threadCpuMs: number | undefined;
 }
@@ -128,8 +154,10 @@ export class CpuSampler {
     await this.#session.post("Profiler.disable");
     this.#session.disconnect();
     const start = this.#threadCpuAtStart;
+    const { parties, sdkParts } = attributeCpu(profile as unknown as CpuProfile);
     return {
-      sampled: attributeCpu(profile as unknown as CpuProfile),
+      sampled: parties,
+      sdkParts,
       threadCpuMs: start === undefined || end === undefined ? undefined : end - start,
     };
   }

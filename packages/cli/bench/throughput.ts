@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Store } from "@cardwright/core";
+import { InMemoryStore } from "@cardwright/core/testing";
 import type { TranscriptEntry } from "@cardwright/simulator";
 import { PgliteStore, PostgresStore } from "@cardwright/store-sql";
 import { type PostgresCluster, startPostgres } from "../../store-sql/test/support/postgres.js";
@@ -163,6 +164,8 @@ export async function measureThroughput(options: { cards: number; readers: reado
   // Warm-up of the bound's code paths, not counted.
   await webCryptoCardsPerSecond(caKey, 50, 1);
   const results: StoreRuns[] = [];
+  // No durability at all: what the SDK, the simulator and the CA reach without a store's I/O.
+  results.push(await runStore("InMemoryStore (not durable)", async () => new InMemoryStore(), { ...options, caKey }));
   results.push(
     await runStore("PgliteStore (on disk)", () => PgliteStore.open({ dataDir: join(workDir("pglite"), "store") }), {
       ...options,
@@ -278,9 +281,11 @@ function report(results: StoreRuns[], options: { cards: number; readers: readonl
     "K concurrent readers, each taking the next card when its own is done (`PivDevice.open` +",
     "`issueCard`, distinct users; one warm-up card per store first, not counted). The simulator's latency",
     "model is zero. Each K runs twice, K ascending then descending, so a drift in the machine's load",
-    "shows as a difference between the rounds rather than as a trend across K. Stores: `PgliteStore` on",
-    "disk, and `PostgresStore` on a private PostgreSQL 15 cluster the bench starts for this section",
-    "(temporary directory, loopback port, `fsync=off`; pool of K + 4 connections) and stops after.",
+    "shows as a difference between the rounds rather than as a trend across K. Stores: `InMemoryStore`",
+    "(the test store: no I/O and no durability, so its row is the ceiling of the SDK, the simulator and",
+    "the CA without a store), `PgliteStore` on disk, and `PostgresStore` on a private PostgreSQL 15",
+    "cluster the bench starts for this section (temporary directory, loopback port, `fsync=off`; pool",
+    "of K + 4 connections; statements prepared once per connection) and stops after.",
     "",
     "**Cryptographic bound** (the denominator): the asymmetric cryptography one card needs in this flow,",
     "done directly with WebCrypto (`crypto.subtle`), nothing else:",

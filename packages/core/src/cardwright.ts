@@ -102,6 +102,7 @@ import {
   issueMachine,
 } from "./workflows/issue-machine.js";
 import { IssueSteps, issueActors } from "./workflows/issue-steps.js";
+import { OperationRecordHandle } from "./workflows/operation-record-handle.js";
 import { type ProgressEvent, type RunOutcome, runOperation } from "./workflows/operation-runner.js";
 import { nothingToResume, requireResumableOperation } from "./workflows/resumable-operation.js";
 import { type CaRetryOptions, checkCaRetryOptions } from "./workflows/retry-ca.js";
@@ -636,6 +637,7 @@ export class Cardwright {
     lease: CardLeaseKeeper,
     onProgress?: (event: ProgressEvent) => void,
   ): Promise<IssueResult> {
+    const handle = new OperationRecordHandle(operation);
     const steps = new IssueSteps(
       {
         store: this.#store,
@@ -652,6 +654,7 @@ export class Cardwright {
         ...this.#keyAttestation,
       },
       session,
+      handle,
     );
     // One run per operation at a time (the card lease sees to it); should a second one get here
     // anyway it gets a machine of its own rather than the first run's session.
@@ -663,6 +666,7 @@ export class Cardwright {
         machine: shared ? this.#issueMachine : issueMachine.provide({ actors: issueActors(steps) }),
         store: this.#store,
         operation,
+        handle,
         ...start,
         restStates: ISSUE_REST_STATES,
         statusOf: (state, done) =>
@@ -681,11 +685,11 @@ export class Cardwright {
       if (shared) this.#runs.delete(operation.id);
     }
     const context = outcome.context as IssueContext;
-    const card = await this.#requireCard(context.cardId);
+    const card = await steps.cardAfterRun(context.cardId);
     if (outcome.state === "done") {
       const certificates: CertificateRecord[] = [];
       for (const t of context.templates) {
-        const cert = await this.#store.certificates.get(t.requestId);
+        const cert = await steps.certificateAfterRun(t.requestId);
         if (cert !== null) certificates.push(cert);
       }
       return {

@@ -300,6 +300,8 @@ export {
 // Store contract: what every Store refuses
 export {
   auditEventExistsError,
+  auditEventLinks,
+  auditLinkBrokenError,
   auditSeqTakenError,
   recordBody,
   recordExistsError,

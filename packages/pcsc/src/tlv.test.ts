@@ -1,7 +1,7 @@
 import { CardwrightError } from "@cardwright/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { concat, decodeAll, decodeOne, encodeLength, encodeTag, find, findRequired, tlv } from "./tlv.js";
+import { concat, decodeAll, decodeMap, decodeOne, encodeLength, encodeTag, find, findRequired, tlv } from "./tlv.js";
 
 /** Valid BER tag numbers of one to three bytes (ISO/IEC 7816-4 §5.2.2.1). */
 const berTag = fc.oneof(
@@ -55,5 +55,55 @@ describe("BER-TLV", () => {
     expect(() => decodeOne(Uint8Array.of(0x53, 0x80))).toThrow(/indefinite/);
     expect(() => decodeOne(Uint8Array.of(0x5f, 0xc1, 0x85, 0x81, 0x01, 0x00))).toThrow(/three bytes/);
     expect(() => findRequired(Uint8Array.of(0x53, 0x00), 0x70, "certificate")).toThrow(/certificate: tag 70 missing/);
+  });
+
+  it("tlv() is tag, length and the concatenated value parts, for every tag and length form", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffff }),
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 4 }),
+        (tag, parts) => {
+          const value = concat(...parts);
+          const expected = concat(encodeTag(tag), encodeLength(value.length), value);
+          expect([...tlv(tag, ...parts)]).toEqual([...expected]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    const big = new Uint8Array(0x10000);
+    expect([...tlv(0x53, big).subarray(0, 5)]).toEqual([0x53, 0x83, 0x01, 0x00, 0x00]);
+  });
+
+  it("tlv() refuses what encodeTag refuses", () => {
+    for (const tag of [-1, 0x1000000, 1.5, Number.NaN]) {
+      expect(() => tlv(tag, Uint8Array.of(1))).toThrow(RangeError);
+      expect(() => encodeTag(tag)).toThrow(RangeError);
+    }
+  });
+
+  it("find() answers like decodeMap(): the first occurrence, and only from a buffer that decodes whole", () => {
+    fc.assert(
+      fc.property(
+        fc.array(element, { maxLength: 6 }),
+        berTag,
+        fc.uint8Array({ maxLength: 3 }),
+        (elements, tag, tail) => {
+          const encoded = concat(...elements.map((e) => tlv(e.tag, e.value)));
+          expect(find(encoded, tag)).toEqual(decodeMap(encoded).get(tag));
+          const withTail = concat(encoded, tail);
+          let mapped: Uint8Array | undefined | Error;
+          try {
+            mapped = decodeMap(withTail).get(tag);
+          } catch (err) {
+            mapped = err as Error;
+          }
+          if (mapped instanceof Error) expect(() => find(withTail, tag)).toThrow(mapped.message);
+          else expect(find(withTail, tag)).toEqual(mapped);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // The match comes first, the garbage after it: still refused.
+    expect(() => find(Uint8Array.of(0x70, 0x01, 0xaa, 0x53, 0x05, 1), 0x70)).toThrow(/claims 5 bytes/);
   });
 });

@@ -35,7 +35,9 @@ export function encodeLength(length: number): Uint8Array {
 
 /** Concatenate byte arrays. */
 export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);
@@ -44,10 +46,45 @@ export function concat(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Encode one TLV. */
+/**
+ * Encode one TLV. Built in one buffer — tag, length, then the value parts — since every command
+ * data field and data object is made of these.
+ */
 export function tlv(tag: number, ...value: readonly Uint8Array[]): Uint8Array {
-  const v = concat(...value);
-  return concat(encodeTag(tag), encodeLength(v.length), v);
+  let length = 0;
+  for (const p of value) length += p.length;
+  const tagBytes = tagSize(tag);
+  const lengthBytes = lengthSize(length);
+  const out = new Uint8Array(tagBytes + lengthBytes + length);
+  let offset = 0;
+  for (let i = tagBytes - 1; i >= 0; i--) out[offset++] = (tag >> (8 * i)) & 0xff;
+  if (lengthBytes === 1) {
+    out[offset++] = length;
+  } else {
+    out[offset++] = 0x80 | (lengthBytes - 1);
+    for (let i = lengthBytes - 2; i >= 0; i--) out[offset++] = (length >> (8 * i)) & 0xff;
+  }
+  for (const p of value) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Byte count of {@link encodeTag}, with its range check. */
+function tagSize(tag: number): number {
+  if (tag < 0 || tag > 0xffffff || !Number.isInteger(tag)) throw new RangeError(`tag out of range: ${tag}`);
+  return tag <= 0xff ? 1 : tag <= 0xffff ? 2 : 3;
+}
+
+/** Byte count of {@link encodeLength}, with its range check. */
+function lengthSize(length: number): number {
+  if (length < 0 || !Number.isInteger(length)) throw new RangeError(`length out of range: ${length}`);
+  if (length < 0x80) return 1;
+  if (length <= 0xff) return 2;
+  if (length <= 0xffff) return 3;
+  if (length <= 0xffffff) return 4;
+  throw new RangeError(`length too large for BER-TLV: ${length}`);
 }
 
 /** Decode one TLV at `offset`; returns it and the offset after it. */
@@ -101,9 +138,17 @@ export function decodeMap(buf: Uint8Array): Map<number, Uint8Array> {
   return map;
 }
 
-/** The value of `tag` among the TLVs of `buf`, or `undefined`. */
+/** The value of `tag` among the TLVs of `buf`, or `undefined`. The whole buffer must decode. */
 export function find(buf: Uint8Array, tag: number): Uint8Array | undefined {
-  return decodeMap(buf).get(tag);
+  let found: Uint8Array | undefined;
+  let offset = 0;
+  // Decoding goes on past the match: a malformed TLV anywhere in `buf` is refused, as by decodeMap.
+  while (offset < buf.length) {
+    const { tlv: t, next } = decodeOne(buf, offset);
+    if (found === undefined && t.tag === tag) found = t.value;
+    offset = next;
+  }
+  return found;
 }
 
 /** The value of `tag`, or a `APDU_MALFORMED_RESPONSE` error naming what was being read. */

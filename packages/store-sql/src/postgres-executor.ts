@@ -1,7 +1,34 @@
 /** `SqlExecutor` on a PostgreSQL server through a node-postgres (`pg`) connection pool. */
+import { createHash } from "node:crypto";
 import { CardwrightError } from "@cardwright/core";
-import type { Pool, PoolClient } from "pg";
+import type { Pool, PoolClient, QueryConfig } from "pg";
 import type { SqlExecutor, SqlResult } from "./sql-executor.js";
+
+const statementNames = new Map<string, string>();
+/**
+ * Texts prepared at most, per process: the store's own statements are a few dozen fixed texts;
+ * past this, texts built with literals in them (a bulk load's) run unnamed rather than each
+ * holding a prepared statement on every connection for the connection's life.
+ */
+const MAX_PREPARED_TEXTS = 256;
+
+/**
+ * A parameterised statement as a named prepared statement: the server parses and plans it once per
+ * connection instead of on every call, which is most of its work for the short statements a
+ * workflow step makes. Only parameterised texts, which are single statements, are prepared (a
+ * migration's script of several statements cannot be); the name is derived from the text, so
+ * one name never stands for two texts.
+ */
+function statement(text: string, params: readonly unknown[]): QueryConfig {
+  if (params.length === 0) return { text };
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_PREPARED_TEXTS) return { text, values: [...params] };
+    name = `cw_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: [...params] };
+}
 
 /**
  * A `pg` pool. Statements outside a transaction take any free connection; a transaction holds one
@@ -13,7 +40,7 @@ export class PostgresExecutor implements SqlExecutor {
   constructor(private readonly pool: Pool) {}
 
   async query<R = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<SqlResult<R>> {
-    const result = await this.pool.query(text, [...params]);
+    const result = await this.pool.query(statement(text, params));
     return { rows: result.rows as R[] };
   }
 
@@ -68,7 +95,7 @@ class PostgresTransactionExecutor implements SqlExecutor {
     if (this.#ended) {
       throw new CardwrightError("STORE_FAILURE", "the transaction has already ended; use the store");
     }
-    const result = await this.client.query(text, [...params]);
+    const result = await this.client.query(statement(text, params));
     return { rows: result.rows as R[] };
   }
 

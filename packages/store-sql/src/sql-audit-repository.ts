@@ -1,8 +1,13 @@
-/** Audit events in `audit_events`, where `seq` is the primary key so the hash chain cannot fork. */
+/**
+ * Audit events in `audit_events`, where `seq` is the primary key so the hash chain cannot fork,
+ * and an event is written only after the stored event its `prevHash` names.
+ */
 import {
   type AuditEvent,
   type AuditRepository,
   auditEventExistsError,
+  auditEventLinks,
+  auditLinkBrokenError,
   auditSeqTakenError,
   recordJsonText,
   requireAuditEvent,
@@ -24,27 +29,51 @@ export class SqlAuditRepository implements AuditRepository {
   }
 
   /**
-   * Appends the event.
-   * @throws CardwrightError `STORE_CONFLICT` when `event.seq` is taken (re-read `last()` and
-   * retry); `STORE_DUPLICATE` when `event.id` is.
+   * Appends the event in one statement, which also checks its link to the stored chain and, when
+   * it refuses the event, says why: one round trip whether the event is written or refused.
+   * @throws CardwrightError `STORE_CONFLICT` when `event.seq` is taken or the event does not link
+   * to the stored event before it (re-read `last()` and retry); `STORE_DUPLICATE` when `event.id`
+   * is taken.
    */
   async append(event: AuditEvent): Promise<void> {
     const id = requireAuditEvent(event);
-    const context = `appending audit event ${event.seq}`;
     // ON CONFLICT rather than a unique-violation error, which would abort an enclosing transaction
-    // and stop the caller from re-reading and retrying inside it.
-    const inserted = await this.#run(
-      context,
-      "INSERT INTO audit_events (seq, id, at, card_id, data) VALUES ($1, $2, $3::timestamptz, $4, $5::jsonb) " +
-        "ON CONFLICT DO NOTHING RETURNING seq",
-      [event.seq, id, event.at, event.cardId ?? null, recordJsonText(event, "audit event")],
+    // and stop the caller from re-reading and retrying inside it. Under READ COMMITTED the EXISTS
+    // sees committed events and this transaction's own: a predecessor it finds is never undone
+    // unless this insert is undone with it. A rival's uncommitted event at `seq` makes the insert
+    // wait for the rival, then do nothing; its uncommitted event at `seq - 1` is invisible, so the
+    // link fails. Both end in STORE_CONFLICT and a re-read, never in a gap or a fork.
+    // The outer SELECT does not see the CTE's row, so `seq_taken`/`id_taken` describe the events
+    // that were there before; a rival committed while the insert waited is not among them, and that
+    // refusal reads as a broken link — a STORE_CONFLICT all the same, with the same remedy.
+    const rows = await this.#run<{ inserted: boolean; seq_taken: boolean; id_taken: boolean }>(
+      `appending audit event ${event.seq}`,
+      "WITH inserted AS (" +
+        "INSERT INTO audit_events (seq, id, at, card_id, data) " +
+        "SELECT $1::bigint, $2::text, $3::timestamptz, $4::text, $5::jsonb " +
+        "WHERE $6::boolean OR EXISTS " +
+        "(SELECT 1 FROM audit_events WHERE seq = $1::bigint - 1 AND data->>'hash' = $7::text) " +
+        "ON CONFLICT DO NOTHING RETURNING seq) " +
+        "SELECT EXISTS (SELECT 1 FROM inserted) AS inserted, " +
+        "EXISTS (SELECT 1 FROM audit_events WHERE seq = $1::bigint) AS seq_taken, " +
+        "EXISTS (SELECT 1 FROM audit_events WHERE id = $2::text) AS id_taken",
+      [
+        event.seq,
+        id,
+        event.at,
+        event.cardId ?? null,
+        recordJsonText(event, "audit event"),
+        // Seq 1 links to the genesis hash, which needs no row; later seqs need the EXISTS.
+        auditEventLinks(event, undefined),
+        event.prevHash,
+      ],
     );
-    if (inserted.length > 0) return;
-    const taken = await this.#run<{ seq: unknown }>(context, "SELECT seq FROM audit_events WHERE seq = $1", [
-      event.seq,
-    ]);
-    if (taken.length > 0) throw auditSeqTakenError(event);
-    throw auditEventExistsError(id);
+    const outcome = rows[0];
+    if (outcome?.inserted === true) return;
+    // Same order of refusals as the in-memory store: a taken seq, then a taken id, then the link.
+    if (outcome?.seq_taken === true) throw auditSeqTakenError(event);
+    if (outcome?.id_taken === true) throw auditEventExistsError(id);
+    throw auditLinkBrokenError(event);
   }
 
   /** The event with the highest `seq`, or `null` for an empty log. */

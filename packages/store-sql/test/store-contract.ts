@@ -14,7 +14,7 @@ import type {
   Store,
   WrappedSecret,
 } from "@cardwright/core";
-import { isCardwrightError } from "@cardwright/core";
+import { GENESIS_HASH, HashChainAuditLog, isCardwrightError } from "@cardwright/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeWorkflowRecordsContract } from "./workflow-records-contract.js";
 
@@ -85,6 +85,12 @@ function operation(id: string, over: Partial<NewRecord<OperationRecord>> = {}): 
   };
 }
 
+/** Stand-in hash of event `seq`: the store checks links, not hashes (the `AuditLog` computes those). */
+function fakeHash(seq: number): string {
+  return seq.toString(16).padStart(64, "0");
+}
+
+/** Event `seq`, linked to `event(seq - 1)`; `fakeHash(0)` is the genesis hash of 64 zeros. */
 function event(seq: number, over: Partial<AuditEvent> = {}): AuditEvent {
   return {
     seq,
@@ -92,8 +98,8 @@ function event(seq: number, over: Partial<AuditEvent> = {}): AuditEvent {
     at: new Date(Date.UTC(2030, 0, 1, 0, 0, seq)).toISOString(),
     actor: "system",
     action: "card.state",
-    prevHash: "0".repeat(64),
-    hash: seq.toString(16).padStart(64, "0"),
+    prevHash: fakeHash(seq - 1),
+    hash: fakeHash(seq),
     ...over,
   };
 }
@@ -384,9 +390,8 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describe("audit", () => {
       it("appends, returns the newest, and lists in seq order with filters", async () => {
         expect(await store.audit.last()).toBeNull();
-        // Appended out of order on purpose: seq, not insertion, orders the log.
-        await store.audit.append(event(2, { cardId: "card-1" }));
         await store.audit.append(event(1, { cardId: "card-2", details: { reason: "keyCompromise", n: 1 } }));
+        await store.audit.append(event(2, { cardId: "card-1" }));
         await store.audit.append(event(3, { cardId: "card-1", userId: "alice", operationId: "op-1" }));
         await store.audit.append(event(4));
         expect(await store.audit.last()).toEqual(event(4));
@@ -411,6 +416,97 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await rejectsWith(store.audit.append(event(2, { id: "evt-1" })), "STORE_DUPLICATE");
         await rejectsWith(store.audit.append(event(0)), "STORE_FAILURE");
         expect(await store.audit.list()).toEqual([event(1)]);
+      });
+
+      it("refuses an event that does not link to the stored chain (STORE_CONFLICT), writing nothing", async () => {
+        const refusedAsUnlinked = async (e: AuditEvent) => {
+          const err = await store.audit.append(e).then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+          expect(isCardwrightError(err, "STORE_CONFLICT")).toBe(true);
+          expect((err as Error).message).toBe(
+            `audit event ${e.seq} does not link to the stored head; re-read last() and retry`,
+          );
+          expect((err as { details?: unknown }).details).toEqual({
+            recordKind: "audit event",
+            recordId: e.id,
+            seq: e.seq,
+          });
+        };
+        // Seq 1 must name the genesis hash, nothing else.
+        await refusedAsUnlinked(event(1, { prevHash: "f".repeat(64) }));
+        // A later seq with no event before it: the log would have a gap.
+        await refusedAsUnlinked(event(2));
+        await store.audit.append(event(1));
+        // A gap after a stored event.
+        await refusedAsUnlinked(event(3));
+        // The right seq, but naming a head that is not the stored one (a stale or rolled-back head).
+        await refusedAsUnlinked(event(2, { prevHash: fakeHash(7) }));
+        await refusedAsUnlinked(event(2, { prevHash: GENESIS_HASH }));
+        expect(await store.audit.list()).toEqual([event(1)]);
+        await store.audit.append(event(2));
+        // A taken seq is reported as taken even when its link is wrong too; a taken id as a duplicate.
+        const taken = await rejectsWith(
+          store.audit.append(event(2, { id: "other", prevHash: fakeHash(9) })),
+          "STORE_CONFLICT",
+        );
+        expect(taken).toMatchObject({ seq: 2, recordId: "other" });
+        await rejectsWith(store.audit.append(event(3, { id: "evt-1" })), "STORE_DUPLICATE");
+        expect((await store.audit.list()).map((e) => e.seq)).toEqual([1, 2]);
+      });
+
+      it("refuses inside a transaction without spoiling it, and sees the transaction's own head", async () => {
+        await store.audit.append(event(1));
+        await store.transaction(async (tx) => {
+          await rejectsWith(tx.audit.append(event(3)), "STORE_CONFLICT");
+          await tx.audit.append(event(2));
+          // Links to the event this transaction wrote, not yet committed.
+          await tx.audit.append(event(3));
+        });
+        expect((await store.audit.list()).map((e) => e.seq)).toEqual([1, 2, 3]);
+        // A head appended in a transaction that rolled back never existed: the next event cannot link to it.
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.audit.append(event(4));
+            throw new Error("rolled back");
+          }),
+        ).rejects.toThrow("rolled back");
+        await rejectsWith(store.audit.append(event(5)), "STORE_CONFLICT");
+        await store.audit.append(event(4, { id: "evt-4-again" }));
+        expect((await store.audit.list()).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      });
+
+      it("keeps one verifying chain under two HashChainAuditLogs appending at once, with rollbacks", async () => {
+        const logs = [new HashChainAuditLog(store), new HashChainAuditLog(store)];
+        const kept: number[] = [];
+        await Promise.all(
+          Array.from({ length: 24 }, async (_, i) => {
+            const log = logs[i % 2]!;
+            if (i % 3 === 0) {
+              // Rolled back after its append: leaves that instance a hint naming an event that never was.
+              await expect(
+                store.transaction(async (tx) => {
+                  await log.append({ actor: "w", action: "rolled-back", details: { i } }, tx);
+                  throw new Error("undo");
+                }),
+              ).rejects.toThrow("undo");
+            } else if (i % 3 === 1) {
+              await store.transaction((tx) => log.append({ actor: "w", action: "in-tx", details: { i } }, tx));
+              kept.push(i);
+            } else {
+              await log.append({ actor: "w", action: "direct", details: { i } });
+              kept.push(i);
+            }
+          }),
+        );
+        const all = await store.audit.list();
+        expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+        expect(all.map((e) => (e.details as { i: number }).i).sort((x, y) => x - y)).toEqual(
+          kept.sort((x, y) => x - y),
+        );
+        expect(all.some((e) => e.action === "rolled-back")).toBe(false);
+        expect(await logs[0]!.verify()).toEqual({ ok: true, count: 16 });
       });
 
       it("lets exactly one of many concurrent appends of one seq win", async () => {

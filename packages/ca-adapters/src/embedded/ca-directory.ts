@@ -1,6 +1,7 @@
 /**
  * The on-disk layout of an embedded CA: the private key as PKCS#8 PEM readable by its owner
- * only, the CA certificate and chain as PEM, and the JSON state with its lock file.
+ * only, the CA certificate and chain as PEM, and the JSON state snapshot with its change journal
+ * and lock file.
  */
 
 import { access, mkdir, readFile } from "node:fs/promises";
@@ -15,7 +16,10 @@ export const CaFile = {
   certificate: "ca-cert.pem",
   /** The CA chain, this CA first, root last. */
   chain: "ca-chain.pem",
+  /** The state snapshot. */
   state: "ca-state.json",
+  /** Changes since the snapshot, one JSON line each. */
+  journal: "ca-state.journal",
   lock: "ca-state.lock",
 } as const;
 
@@ -34,6 +38,7 @@ export function caPaths(directory: string): Record<keyof typeof CaFile, string> 
     certificate: join(directory, CaFile.certificate),
     chain: join(directory, CaFile.chain),
     state: join(directory, CaFile.state),
+    journal: join(directory, CaFile.journal),
     lock: join(directory, CaFile.lock),
   };
 }

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isCardwrightError } from "@cardwright/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { CA_STATE_FORMAT, type CaState, FileCaStateStore, MemoryCaStateStore } from "./ca-state.js";
+import { CA_STATE_FORMAT, type CaState, MemoryCaStateStore } from "./ca-state.js";
 import { withDirectoryLock } from "./directory-lock.js";
+import { FileCaStateStore } from "./file-state-store.js";
 
 const initial = (): CaState => ({
   format: CA_STATE_FORMAT,

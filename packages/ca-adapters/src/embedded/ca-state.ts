@@ -1,18 +1,23 @@
 /**
  * The embedded CA's mutable state — requests by id, issued certificates by serial, the CRL
- * number — as a JSON document, and the two places it lives: memory, or a JSON file in the CA
- * directory replaced atomically under a lock file so several processes can share it.
+ * number — as a JSON document, the store contract, the in-memory store and the snapshot format
+ * the on-disk store (file-state-store.ts) writes.
  */
 
-import { readFile } from "node:fs/promises";
 import type { CertificateProfile, RevocationReason } from "@cardwright/core";
 import { CardwrightError } from "@cardwright/core";
-import { writeFileAtomic } from "./atomic-file.js";
 import type { CaKeyAlgorithm } from "./ca-key.js";
-import { withDirectoryLock } from "./directory-lock.js";
+import { adoptState, applyChanges, CaStateDraft, type ReadonlyCaState } from "./state-draft.js";
 
-/** Format tag of the state document; a different tag is refused rather than guessed at. */
-export const CA_STATE_FORMAT = "cardwright.embedded-ca/1";
+/**
+ * Format tag of the state snapshot. Version 2 has a change journal beside it, so an SDK that
+ * knows only version 1 (the snapshot alone) must refuse it rather than miss changes; it does,
+ * with `CONFIG_INVALID`, because it checks this tag.
+ */
+export const CA_STATE_FORMAT = "cardwright.embedded-ca/2";
+
+/** The single-file format of earlier versions: read, and migrated to version 2 on the first change. */
+export const LEGACY_CA_STATE_FORMAT = "cardwright.embedded-ca/1";
 
 /** `automatic` issues on submit; `manual` holds every request for an operator. */
 export type ApprovalMode = "automatic" | "manual";
@@ -85,14 +90,23 @@ export interface CaState {
 
 /** Read-modify-write access to a {@link CaState}; changes are all-or-nothing. */
 export interface CaStateStore {
-  read(): Promise<CaState>;
-  /** Apply `change` to the current state and persist it; a throw leaves the state untouched. */
+  /**
+   * The current state, shared with the store: read it, never change it, and read again after an
+   * `await` if you need what is current then.
+   */
+  read(): Promise<ReadonlyCaState>;
+  /**
+   * Apply `change` to a copy-on-write draft of the current state and persist what it changed;
+   * a throw leaves the state untouched. Change records through their map (`state.requests[id]`),
+   * the draft copies a record on its first read by key.
+   */
   update<T>(change: (state: CaState) => Promise<T> | T): Promise<T>;
 }
 
 /** Serialise calls within this process (the file lock covers other processes). */
-class Mutex {
+export class Mutex {
   #tail: Promise<unknown> = Promise.resolve();
+  /** Run `task` after every task queued before it has settled. */
   run<T>(task: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(task, task);
     this.#tail = result.catch(() => undefined);
@@ -102,71 +116,46 @@ class Mutex {
 
 /** State held in memory only. */
 export class MemoryCaStateStore implements CaStateStore {
-  #state: CaState;
+  readonly #state: CaState;
   readonly #mutex = new Mutex();
 
   constructor(initial: CaState) {
-    this.#state = structuredClone(initial);
+    this.#state = adoptState(structuredClone(initial));
   }
 
-  async read(): Promise<CaState> {
-    return structuredClone(this.#state);
+  async read(): Promise<ReadonlyCaState> {
+    return this.#state;
   }
 
   update<T>(change: (state: CaState) => Promise<T> | T): Promise<T> {
     return this.#mutex.run(async () => {
-      const draft = structuredClone(this.#state);
-      const result = await change(draft);
-      this.#state = draft;
+      const draft = new CaStateDraft(this.#state);
+      const result = await change(draft.state);
+      const changes = draft.changes();
+      if (changes !== undefined) applyChanges(this.#state, changes);
       return result;
     });
   }
 }
 
-/** State in a JSON file, re-read under the lock on every change so other processes' writes are seen. */
-export class FileCaStateStore implements CaStateStore {
-  readonly #mutex = new Mutex();
+/** A parsed snapshot: the state, its generation (0 for the legacy format) and whether it is legacy. */
+export interface CaSnapshot {
+  state: CaState;
+  generation: number;
+  legacy: boolean;
+}
 
-  constructor(
-    readonly path: string,
-    readonly lockPath: string,
-  ) {}
-
-  /** Create the file; used once, when a CA is created. */
-  async initialise(state: CaState): Promise<void> {
-    await writeFileAtomic(this.path, `${JSON.stringify(state, null, 2)}\n`, 0o600);
-  }
-
-  async read(): Promise<CaState> {
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (cause) {
-      throw new CardwrightError("CA_UNAVAILABLE", `cannot read the embedded CA state ${this.path}`, {
-        details: { path: this.path },
-        cause,
-      });
-    }
-    return parseCaState(text, this.path);
-  }
-
-  update<T>(change: (state: CaState) => Promise<T> | T): Promise<T> {
-    return this.#mutex.run(() =>
-      withDirectoryLock(this.lockPath, async () => {
-        const state = await this.read();
-        const result = await change(state);
-        await writeFileAtomic(this.path, `${JSON.stringify(state, null, 2)}\n`, 0o600);
-        return result;
-      }),
-    );
-  }
+/** The snapshot document of `state` at `generation`. */
+export function serialiseCaSnapshot(state: ReadonlyCaState, generation: number): string {
+  const { format: _format, ...rest } = state;
+  return `${JSON.stringify({ format: CA_STATE_FORMAT, generation, ...rest }, null, 2)}\n`;
 }
 
 /**
- * Parse and shape-check a state document.
- * @throws CardwrightError `CONFIG_INVALID` when it is not JSON or not this format.
+ * Parse and shape-check a snapshot document, version 2 or the legacy version 1.
+ * @throws CardwrightError `CONFIG_INVALID` when it is not JSON or not one of these formats.
  */
-export function parseCaState(text: string, path: string): CaState {
+export function parseCaSnapshot(text: string, path: string): CaSnapshot {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -176,22 +165,31 @@ export function parseCaState(text: string, path: string): CaState {
       cause,
     });
   }
-  const state = json as Partial<CaState> | null;
+  const document = json as (Omit<Partial<CaState>, "format"> & { format?: unknown; generation?: unknown }) | null;
+  const legacy = document?.format === LEGACY_CA_STATE_FORMAT;
   if (
-    state === null ||
-    typeof state !== "object" ||
-    state.format !== CA_STATE_FORMAT ||
-    typeof state.id !== "string" ||
-    typeof state.crlNumber !== "number" ||
-    typeof state.requests !== "object" ||
-    typeof state.requestIndex !== "object" ||
-    typeof state.certificates !== "object"
+    document === null ||
+    typeof document !== "object" ||
+    (document.format !== CA_STATE_FORMAT && !legacy) ||
+    (!legacy && (!Number.isSafeInteger(document.generation) || (document.generation as number) < 1)) ||
+    typeof document.id !== "string" ||
+    typeof document.crlNumber !== "number" ||
+    !isMap(document.requests) ||
+    !isMap(document.requestIndex) ||
+    !isMap(document.certificates)
   ) {
     throw new CardwrightError(
       "CONFIG_INVALID",
       `embedded CA state ${path} is not a "${CA_STATE_FORMAT}" document; was it written by another version?`,
-      { details: { path, format: String((state as { format?: unknown } | null)?.format) } },
+      { details: { path, format: String((document as { format?: unknown } | null)?.format) } },
     );
   }
-  return state as CaState;
+  const generation = legacy ? 0 : (document.generation as number);
+  delete document.generation;
+  document.format = CA_STATE_FORMAT;
+  return { state: adoptState(document as unknown as CaState), generation, legacy };
+}
+
+function isMap(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

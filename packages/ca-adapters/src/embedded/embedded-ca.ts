@@ -31,7 +31,6 @@ import {
   CA_STATE_FORMAT,
   type CaState,
   type CaStateStore,
-  FileCaStateStore,
   type CertificateRecord as IssuedCertificateRecord,
   MemoryCaStateStore,
   type RequestRecord,
@@ -41,9 +40,11 @@ import { signCrl } from "./certificate-signer.js";
 import { type CertificationRequestInfo, readCertificationRequest } from "./certification-request.js";
 import { signEndEntityCertificate } from "./end-entity-certificate.js";
 import { checkOnBehalfRequest } from "./enrollment-agent-check.js";
+import { FileCaStateStore } from "./file-state-store.js";
 import { assertValidProfile, issuanceRuleViolation } from "./issuance-rules.js";
 import { assertRevocationReason, CrlReasonCode } from "./revocation-reason.js";
 import { normalizeSerialHex, randomSerialNumber, serialToHex } from "./serial-number.js";
+import type { DeepReadonly, ReadonlyCaState } from "./state-draft.js";
 import { validityWindow } from "./validity.js";
 
 /** Runtime services; defaults are the system clock and the platform CSPRNG. */
@@ -297,7 +298,7 @@ export class EmbeddedCa implements CertificateAuthority {
     } else {
       await writeCaMaterial(options.directory, { privateKey: pkcs8, chain });
       const paths = caPaths(options.directory);
-      const fileStore = new FileCaStateStore(paths.state, paths.lock);
+      const fileStore = new FileCaStateStore(paths.state, paths.lock, { journalPath: paths.journal });
       // The state file goes last: its presence is what marks the directory as holding a CA.
       await fileStore.initialise(state);
       store = fileStore;
@@ -313,7 +314,7 @@ export class EmbeddedCa implements CertificateAuthority {
    */
   static async open(options: EmbeddedCaOpenOptions): Promise<EmbeddedCa> {
     const paths = caPaths(options.directory);
-    const store = new FileCaStateStore(paths.state, paths.lock);
+    const store = new FileCaStateStore(paths.state, paths.lock, { journalPath: paths.journal });
     const material = await readCaMaterial(options.directory);
     const state = await store.read();
     const identity = await loadCaIdentity(state.keyAlgorithm, material.privateKey, material.chain);
@@ -389,7 +390,7 @@ export class EmbeddedCa implements CertificateAuthority {
       });
     }
     const serialHex = assertPreviousSerial(previous, request.previousSerialHex, details);
-    const record = this.#issuedRecord(state, serialHex);
+    const record = this.#issuedRecord(state.certificates, serialHex);
     if (record.der !== base64(request.previousCertificate)) {
       throw new CardwrightError(
         "CA_INVALID_REQUEST",
@@ -558,7 +559,7 @@ export class EmbeddedCa implements CertificateAuthority {
     if (reason === "certificateHold") return this.suspend(serialHex);
     if (reason === "removeFromCRL") return this.unsuspend(serialHex);
     await this.#store.update((state) => {
-      const record = this.#issuedRecord(state, serialHex);
+      const record = this.#issuedRecord(state.certificates, serialHex);
       if (record.revocation !== undefined && record.revocation.reason !== "certificateHold") return;
       record.revocation = { reason, revokedAt: this.#clock.now().toISOString() };
     });
@@ -571,7 +572,7 @@ export class EmbeddedCa implements CertificateAuthority {
    */
   async suspend(serialHex: string): Promise<void> {
     await this.#store.update((state) => {
-      const record = this.#issuedRecord(state, serialHex);
+      const record = this.#issuedRecord(state.certificates, serialHex);
       if (record.revocation?.reason === "certificateHold") return;
       if (record.revocation !== undefined) throw this.#permanentlyRevoked(record.serialHex, record.revocation.reason);
       record.revocation = { reason: "certificateHold", revokedAt: this.#clock.now().toISOString() };
@@ -586,7 +587,7 @@ export class EmbeddedCa implements CertificateAuthority {
    */
   async unsuspend(serialHex: string): Promise<void> {
     await this.#store.update((state) => {
-      const record = this.#issuedRecord(state, serialHex);
+      const record = this.#issuedRecord(state.certificates, serialHex);
       if (record.revocation === undefined) return;
       if (record.revocation.reason !== "certificateHold") {
         throw this.#permanentlyRevoked(record.serialHex, record.revocation.reason);
@@ -600,7 +601,7 @@ export class EmbeddedCa implements CertificateAuthority {
    * @throws CardwrightError `CA_UNKNOWN_CERTIFICATE` for an unknown serial.
    */
   async certificateStatus(serialHex: string): Promise<IssuedCertificateStatus> {
-    return issuedStatus(this.#issuedRecord(await this.#store.read(), serialHex));
+    return issuedStatus(this.#issuedRecord((await this.#store.read()).certificates, serialHex));
   }
 
   /** Every certificate this CA issued, with its revocation status (an operator's inventory). */
@@ -682,7 +683,7 @@ export class EmbeddedCa implements CertificateAuthority {
   }
 
   /** Why the certificate `serialHex` may not be renewed now, or `undefined`. */
-  #renewalViolation(state: CaState, serialHex: string): string | undefined {
+  #renewalViolation(state: ReadonlyCaState, serialHex: string): string | undefined {
     const revocation = state.certificates[serialHex]?.revocation;
     if (revocation === undefined) return undefined;
     return revocation.reason === "certificateHold"
@@ -724,16 +725,16 @@ export class EmbeddedCa implements CertificateAuthority {
     });
   }
 
-  #uniqueSerial(state: CaState): Uint8Array {
+  #uniqueSerial(state: ReadonlyCaState): Uint8Array {
     for (;;) {
       const serial = randomSerialNumber(this.#random);
       if (state.certificates[serialToHex(serial)] === undefined) return serial;
     }
   }
 
-  #issuedRecord(state: CaState, serialHex: string) {
+  #issuedRecord<R>(certificates: { readonly [serialHex: string]: R }, serialHex: string): R {
     const normalized = normalizeSerialHex(serialHex);
-    const record = state.certificates[normalized];
+    const record = certificates[normalized];
     if (record === undefined) {
       throw new CardwrightError(
         "CA_UNKNOWN_CERTIFICATE",
@@ -752,7 +753,7 @@ export class EmbeddedCa implements CertificateAuthority {
     );
   }
 
-  #outcome(state: CaState, record: RequestRecord): CaResult {
+  #outcome(state: ReadonlyCaState, record: DeepReadonly<RequestRecord>): CaResult {
     switch (record.status) {
       case "issued": {
         const certificate = record.serialHex === undefined ? undefined : state.certificates[record.serialHex];
@@ -780,7 +781,7 @@ export class EmbeddedCa implements CertificateAuthority {
   }
 }
 
-function issuedStatus(record: IssuedCertificateRecord): IssuedCertificateStatus {
+function issuedStatus(record: DeepReadonly<IssuedCertificateRecord>): IssuedCertificateStatus {
   return {
     serialHex: record.serialHex,
     subject: record.subject,

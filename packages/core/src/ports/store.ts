@@ -104,10 +104,19 @@ export type SecurityAnswersRepository = Repository<SecurityAnswersRecord>;
 
 /**
  * Audit event storage. The chain itself is computed by the {@link AuditLog}; the store
- * guarantees `seq` is unique so two writers cannot fork the chain.
+ * guarantees `seq` is unique so two writers cannot fork the chain, and refuses an event that
+ * does not link to the stored one before it, so a writer with a stale idea of the head cannot
+ * leave a gap or a broken link.
  */
 export interface AuditRepository {
-  /** Append; `STORE_CONFLICT` when `event.seq` is taken (the caller re-reads `last()` and retries). */
+  /**
+   * Append, in one round trip on a server store. The event must link to the stored chain:
+   * `seq` 1 with `prevHash` equal to the genesis hash (64 zeros), or the stored event at
+   * `seq - 1` has `hash === event.prevHash`.
+   * @throws CardwrightError `STORE_CONFLICT` when `event.seq` is taken or the event does not
+   * link to the stored chain (the caller re-reads `last()` and retries); `STORE_DUPLICATE` when
+   * `event.id` is taken; `STORE_FAILURE` when the event is malformed.
+   */
   append(event: AuditEvent): Promise<void>;
   /** The newest event, or `null` for an empty log. */
   last(): Promise<AuditEvent | null>;

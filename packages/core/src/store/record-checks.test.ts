@@ -44,6 +44,13 @@ describe("store record checks (the Store contract's refusals)", () => {
     expect(refusal(() => recordJsonText({ a: "x\0y" }, "card"))).toEqual({ recordKind: "card" });
     expect(refusal(() => recordJsonText({ "k\0": 1 }, "card"))).toEqual({ recordKind: "card" });
     expect(refusal(() => recordJsonText({ n: 1n }, "operation"))).toEqual({ recordKind: "operation" });
+    expect(refusal(() => recordJsonText({ a: ["ok", { b: "\\\0" }] }, "card"))).toEqual({ recordKind: "card" });
+  });
+
+  it("keeps text that only spells the NUL escape out, backslash and all", () => {
+    for (const text of ["\\u0000", "a\\u0000b\\\\u0000", "\\\\\\u0000"]) {
+      expect(JSON.parse(recordJsonText({ text }, "card"))).toEqual({ text });
+    }
   });
 
   it("drops the store-owned fields whatever the caller passed", () => {

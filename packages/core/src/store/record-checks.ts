@@ -5,6 +5,7 @@
  * through PostgreSQL `jsonb` (no NUL characters), ids are non-empty strings, instants parse as
  * ISO 8601, limits are non-negative integers and audit `seq` numbers start at 1.
  */
+import { GENESIS_HASH } from "../audit/genesis-hash.js";
 import type { AuditEvent } from "../domain/audit.js";
 import type { CertificateRecord, Versioned } from "../domain/card.js";
 import { CardwrightError } from "../errors.js";
@@ -54,25 +55,36 @@ export function requireStoreLimit(limit: number | undefined): number | undefined
  * character, which PostgreSQL text and `jsonb` cannot store.
  */
 export function recordJsonText(value: unknown, kind: string): string {
-  let nul = false;
   let json: string;
   try {
-    json = JSON.stringify(value, (key, v: unknown) => {
-      if (key.includes("\0") || (typeof v === "string" && v.includes("\0"))) nul = true;
-      return v;
-    });
+    json = JSON.stringify(value);
   } catch (err) {
     throw new CardwrightError("STORE_FAILURE", `${kind} record is not JSON-serialisable`, {
       details: { recordKind: kind },
       cause: err,
     });
   }
-  if (nul) {
+  // JSON.stringify writes a NUL in a key or a string as the escape `\u0000`, so text without one
+  // cannot hold a NUL; only text with one is searched, escape by escape, for an unescaped one.
+  if (json?.includes("\\u0000") && holdsNul(json)) {
     throw new CardwrightError("STORE_FAILURE", `${kind} record holds a NUL character, which PostgreSQL cannot store`, {
       details: { recordKind: kind },
     });
   }
   return json;
+}
+
+/**
+ * Whether JSON text has a `\u0000` escape that is not itself an escaped backslash followed by
+ * `u0000` (the text of a string that merely spells the escape out).
+ */
+function holdsNul(json: string): boolean {
+  for (let at = json.indexOf("\\u0000"); at !== -1; at = json.indexOf("\\u0000", at + 1)) {
+    let backslashes = 0;
+    for (let i = at - 1; i >= 0 && json[i] === "\\"; i--) backslashes++;
+    if (backslashes % 2 === 0) return true;
+  }
+  return false;
 }
 
 /** The record without the fields the store owns (`version`, `createdAt`, `updatedAt`), whatever the caller passed. */
@@ -127,6 +139,30 @@ export function auditSeqTakenError(event: Pick<AuditEvent, "id" | "seq">): Cardw
   return new CardwrightError(
     "STORE_CONFLICT",
     `audit seq ${event.seq} is already taken; re-read the last event and retry`,
+    { details: { recordKind: AUDIT_EVENT, recordId: event.id, seq: event.seq } },
+  );
+}
+
+/**
+ * Whether `event` links to the stored chain: seq 1 names the genesis hash, any later seq names
+ * the hash of `previous`, the stored event at `seq - 1` (`undefined` when there is none).
+ */
+export function auditEventLinks(
+  event: Pick<AuditEvent, "seq" | "prevHash">,
+  previous: Pick<AuditEvent, "hash"> | undefined,
+): boolean {
+  if (event.seq === 1) return event.prevHash === GENESIS_HASH;
+  return previous !== undefined && previous.hash === event.prevHash;
+}
+
+/**
+ * `STORE_CONFLICT`: an audit event whose `prevHash` does not name the stored event before it (the
+ * appender's idea of the head is stale, or would leave a gap); the caller re-reads `last()` and retries.
+ */
+export function auditLinkBrokenError(event: Pick<AuditEvent, "id" | "seq">): CardwrightError {
+  return new CardwrightError(
+    "STORE_CONFLICT",
+    `audit event ${event.seq} does not link to the stored head; re-read last() and retry`,
     { details: { recordKind: AUDIT_EVENT, recordId: event.id, seq: event.seq } },
   );
 }

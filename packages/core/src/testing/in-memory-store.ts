@@ -32,6 +32,8 @@ import type {
 import { cardLeasedError, leaseLostError, requireLeaseOwner, requireLeaseTtl } from "../store/lease-checks.js";
 import {
   auditEventExistsError,
+  auditEventLinks,
+  auditLinkBrokenError,
   auditSeqTakenError,
   recordBody,
   recordExistsError,
@@ -109,20 +111,34 @@ function emptyTables(): Tables {
   };
 }
 
-/** Copy-on-write: records are never mutated in place, so copying the maps is enough. */
-function cloneTables(t: Tables): Tables {
-  return {
-    cards: new Map(t.cards),
-    certificates: new Map(t.certificates),
-    requests: new Map(t.requests),
-    operations: new Map(t.operations),
-    audit: new Map(t.audit),
-    leases: new Map(t.leases),
-    approvals: new Map(t.approvals),
-    documents: new Map(t.documents),
-    agentTasks: new Map(t.agentTasks),
-    securityAnswers: new Map(t.securityAnswers),
-  };
+/**
+ * A transaction's working copy of the tables, copied on write one table at a time: records are
+ * never mutated in place, so copying a table's map on its first write is enough, and a
+ * transaction costs the tables it writes rather than the size of the whole store.
+ */
+class WorkingTables {
+  readonly #copies: Partial<Record<keyof Tables, Map<unknown, unknown>>> = {};
+  /** The tables as this transaction sees them: its own copies, the committed ones otherwise. */
+  readonly view = {} as Tables;
+  /** The same, but a table is copied before it is handed out. */
+  readonly writable = {} as Tables;
+
+  constructor(private readonly base: Tables) {
+    for (const name of Object.keys(base) as (keyof Tables)[]) {
+      Object.defineProperty(this.view, name, { get: () => this.#copies[name] ?? base[name] });
+      Object.defineProperty(this.writable, name, {
+        get: () => {
+          this.#copies[name] ??= new Map(base[name] as Map<unknown, unknown>);
+          return this.#copies[name];
+        },
+      });
+    }
+  }
+
+  /** The committed tables with this transaction's writes. */
+  merged(): Tables {
+    return { ...this.base, ...this.#copies } as Tables;
+  }
 }
 
 /**
@@ -320,6 +336,7 @@ class MemoryAudit implements AuditRepository {
       for (const existing of t.audit.values()) {
         if (existing.id === id) throw auditEventExistsError(id);
       }
+      if (!auditEventLinks(event, t.audit.get(event.seq - 1))) throw auditLinkBrokenError(event);
       t.audit.set(event.seq, stored);
     });
   }
@@ -477,16 +494,19 @@ export class InMemoryStore extends MemoryView implements Store {
    */
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     return this.#mutex.run(async () => {
-      const working = cloneTables(this.#open().#tables);
+      const working = new WorkingTables(this.#open().#tables);
       let finished = false;
-      const live = (): Tables => {
+      const live = (tables: Tables): Tables => {
         if (finished) throw new CardwrightError("STORE_FAILURE", "the transaction has already ended; use the store");
-        return working;
+        return tables;
       };
-      const tx = new MemoryTransaction({ read: live, write: async (apply) => apply(live()) }, this.#clock);
+      const tx = new MemoryTransaction(
+        { read: () => live(working.view), write: async (apply) => apply(live(working.writable)) },
+        this.#clock,
+      );
       try {
         const result = await fn(tx);
-        this.#open().#tables = working;
+        this.#open().#tables = working.merged();
         return result;
       } finally {
         finished = true;

@@ -35,7 +35,7 @@ import type { Directory, DirectoryUser } from "../ports/directory.js";
 import type { Notifier } from "../ports/notifier.js";
 import type { Clock, Logger, Random } from "../ports/runtime.js";
 import type { SecretVault } from "../ports/secret-vault.js";
-import type { Store } from "../ports/store.js";
+import type { NewRecord, Store } from "../ports/store.js";
 import { systemClock } from "../runtime/clock.js";
 import { notifySafely } from "../runtime/notify-safely.js";
 import { trackedAttributeValues } from "../update/update-plan.js";
@@ -51,7 +51,9 @@ import type {
   TemplateStepInput,
   TemplatesStepInput,
 } from "./issue-machine.js";
+import type { OperationRecordHandle } from "./operation-record-handle.js";
 import { type CaRetryOptions, retryCa } from "./retry-ca.js";
+import { RunRecords } from "./run-records.js";
 import {
   assertCardHeldBy,
   assertDeviceIsCard,
@@ -87,16 +89,52 @@ const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "ba
 export class IssueSteps {
   readonly #d: IssueDependencies;
   readonly session: DeviceSession;
+  /** The card record as this run last read or wrote it (see {@link #card}). */
+  #known: CardRecord | undefined;
+  /** The request and certificate records this run read or wrote. */
+  readonly #records = new RunRecords();
 
-  constructor(deps: IssueDependencies, session: DeviceSession) {
+  /**
+   * @param operation the run's operation record, when the runner shares it: the steps that
+   * release the card (complete, rollback) then save the operation's final status in the same
+   * transaction (see {@link OperationRecordHandle}).
+   */
+  constructor(
+    deps: IssueDependencies,
+    session: DeviceSession,
+    private readonly operation?: OperationRecordHandle,
+  ) {
     this.#d = deps;
     this.session = session;
   }
 
+  /** A transaction of the run's records that releases the card: with the operation's final `status` when the run shares its record. */
+  #releasingCard<T>(status: "completed" | "failed", change: (tx: Store) => Promise<T>): Promise<T> {
+    const transaction = (fn: (tx: Store) => Promise<T>) => this.#records.transaction(this.#d.store, fn);
+    return this.operation === undefined ? transaction(change) : this.operation.finishWith(status, transaction, change);
+  }
+
+  /** The card record as this run left it (what the run wrote last, or the store's). */
+  cardAfterRun(cardId: string): Promise<CardRecord> {
+    return this.#card(cardId);
+  }
+
+  /** The certificate record of request `requestId` as this run left it, or `null`. */
+  certificateAfterRun(requestId: string): Promise<CertificateRecord | null> {
+    return this.#records.certificate(this.#d.store, requestId);
+  }
+
   // ---------------------------------------------------------------- helpers
 
-  #card(cardId: string, store: Store = this.#d.store): Promise<CardRecord> {
-    return requireCard(store, cardId);
+  /**
+   * The card record. Outside a transaction, the one this run last read or wrote: the run holds the
+   * card's lease, so nobody else changes the record meanwhile, and a write from a stale copy would
+   * still be refused by its version. Inside one (`store` given), read afresh for the write.
+   */
+  async #card(cardId: string, store?: Store): Promise<CardRecord> {
+    if (store !== undefined) return requireCard(store, cardId);
+    if (this.#known?.id !== cardId) this.#known = await requireCard(this.#d.store, cardId);
+    return this.#known;
   }
 
   async #user(userId: string): Promise<DirectoryUser> {
@@ -146,12 +184,24 @@ export class IssueSteps {
     action: string,
     details: Record<string, unknown>,
   ): Promise<CardRecord> {
-    return this.#d.store.transaction(async (tx) => {
+    this.#known = undefined;
+    this.#known = await this.#d.store.transaction(async (tx) => {
       const card = await this.#card(input.cardId, tx);
       const next = await tx.cards.update(mutate(card));
       await this.#audit(input, action, details, tx);
       return next;
     });
+    return this.#known;
+  }
+
+  /** Create a request record in `tx`, remembered for the rest of the run once `tx` commits. */
+  async #createRequest(tx: Store, record: NewRecord<RequestRecord>): Promise<void> {
+    this.#records.wroteRequest(await tx.requests.create(record));
+  }
+
+  /** Update a request record in `tx`, remembered for the rest of the run once `tx` commits. */
+  async #writeRequest(tx: Store, record: RequestRecord): Promise<void> {
+    this.#records.wroteRequest(await tx.requests.update(record));
   }
 
   #profile(t: CertificateTemplate): CertificateProfile {
@@ -176,11 +226,12 @@ export class IssueSteps {
       result.status === "issued" && (t.trackedAttributes?.length ?? 0) > 0
         ? trackedAttributeValues(t, await this.#user(input.userId))
         : undefined;
-    return this.#d.store.transaction(async (tx) => {
-      const current = (await tx.requests.get(request.id)) ?? request;
+    const records = this.#records;
+    return records.transaction(this.#d.store, async (tx) => {
+      const current = (await records.request(tx, request.id)) ?? request;
       if (result.status === "issued") {
         const summary = parseCertificate(result.certificate);
-        await tx.requests.update({
+        await this.#writeRequest(tx, {
           ...current,
           status: "issued",
           caRequestId: result.caRequestId,
@@ -204,8 +255,9 @@ export class IssueSteps {
           ...(current.archivedKey === undefined ? {} : { archivedKey: current.archivedKey }),
           ...(tracked === undefined ? {} : { trackedAttributes: tracked }),
         };
-        const existing = await tx.certificates.get(request.id);
-        if (existing === null) await tx.certificates.create(cert);
+        if ((await records.certificate(tx, request.id)) === null) {
+          records.wroteCertificate(await tx.certificates.create(cert));
+        }
         await this.#audit(
           input,
           "certificate.issued",
@@ -215,7 +267,7 @@ export class IssueSteps {
         return { status: "issued", caRequestId: result.caRequestId, serialHex: summary.serialHex };
       }
       if (result.status === "pending") {
-        await tx.requests.update({ ...current, status: "pending", caRequestId: result.caRequestId });
+        await this.#writeRequest(tx, { ...current, status: "pending", caRequestId: result.caRequestId });
         await this.#audit(
           input,
           "request.pending",
@@ -224,7 +276,7 @@ export class IssueSteps {
         );
         return { status: "pending", caRequestId: result.caRequestId };
       }
-      await tx.requests.update({
+      await this.#writeRequest(tx, {
         ...current,
         status: "rejected",
         rejectionReason: result.reason,
@@ -273,20 +325,23 @@ export class IssueSteps {
       }
       validatePin(this.session.chosenPin, policy.pin, policy.id);
     }
+    const plan: TemplatePlan[] = templates.map((t) => ({
+      templateId: t.id,
+      caId: t.caId,
+      slot: t.slot,
+      keyAlgorithm: t.keyAlgorithm,
+      requestId: this.#d.random.uuid(),
+      status: "planned",
+      ...(maxDays !== undefined && maxDays < t.validityDays ? { validityDays: maxDays } : {}),
+    }));
+    // Fresh random ids: no record has them yet, so the steps need not ask the store.
+    this.#records.unborn(plan.map((p) => p.requestId));
     return {
       policyId: policy.id,
       policyVersion: policy.version,
       initialiseOnIssue: policy.initialiseOnIssue,
       ...(policy.documents === undefined ? {} : { documentsRequired: true }),
-      templates: templates.map((t) => ({
-        templateId: t.id,
-        caId: t.caId,
-        slot: t.slot,
-        keyAlgorithm: t.keyAlgorithm,
-        requestId: this.#d.random.uuid(),
-        status: "planned",
-        ...(maxDays !== undefined && maxDays < t.validityDays ? { validityDays: maxDays } : {}),
-      })),
+      templates: plan,
     };
   }
 
@@ -402,7 +457,7 @@ export class IssueSteps {
    */
   async generateKey(input: TemplateStepInput): Promise<{ spki: string }> {
     const t = input.template;
-    const request = await this.#d.store.requests.get(t.requestId);
+    const request = await this.#records.request(this.#d.store, t.requestId);
     if (request?.csr !== undefined) return { spki: b64(csrPublicKey(unb64(request.csr))) };
     const card = await this.#card(input.cardId);
     await this.session.ensureAdmin(card);
@@ -506,10 +561,11 @@ export class IssueSteps {
     details: Record<string, unknown>,
   ): Promise<void> {
     const t = input.template;
-    await this.#d.store.transaction(async (tx) => {
-      const current = await tx.requests.get(t.requestId);
+    const records = this.#records;
+    await records.transaction(this.#d.store, async (tx) => {
+      const current = await records.request(tx, t.requestId);
       if (current === null) {
-        await tx.requests.create({
+        await this.#createRequest(tx, {
           id: t.requestId,
           cardId: input.cardId,
           operationId: input.operationId,
@@ -519,7 +575,7 @@ export class IssueSteps {
           ...fields,
         });
       } else {
-        await tx.requests.update({ ...current, ...fields });
+        await this.#writeRequest(tx, { ...current, ...fields });
       }
       await this.#audit(input, action, details, tx);
     });
@@ -528,7 +584,7 @@ export class IssueSteps {
   /** Build the PKCS#10 request signed on the card, and save it as our request record. */
   async buildCsr(input: TemplateStepInput): Promise<void> {
     const plan = input.template;
-    if ((await this.#d.store.requests.get(plan.requestId))?.csr !== undefined) return;
+    if ((await this.#records.request(this.#d.store, plan.requestId))?.csr !== undefined) return;
     if (plan.spki === undefined)
       throw new CardwrightError("WORKFLOW_STATE", `template ${plan.templateId} has no generated key`);
     const policy = this.#policy(input);
@@ -547,7 +603,8 @@ export class IssueSteps {
       },
       this.session.device,
     );
-    await this.#d.store.transaction(async (tx) => {
+    const records = this.#records;
+    await records.transaction(this.#d.store, async (tx) => {
       const request = {
         id: plan.requestId,
         cardId: input.cardId,
@@ -558,9 +615,9 @@ export class IssueSteps {
         csr: b64(csr),
       };
       // generateKey may have created the record already, with the key's attestation or archived copy.
-      const existing = await tx.requests.get(plan.requestId);
-      if (existing === null) await tx.requests.create(request);
-      else await tx.requests.update({ ...existing, ...request });
+      const existing = await records.request(tx, plan.requestId);
+      if (existing === null) await this.#createRequest(tx, request);
+      else await this.#writeRequest(tx, { ...existing, ...request });
       await this.#audit(input, "request.created", { templateId: t.id, caId: t.caId, requestId: plan.requestId }, tx);
     });
   }
@@ -568,7 +625,7 @@ export class IssueSteps {
   /** Submit the saved request to the CA under our request id (the CA dedupes a resubmission). */
   async submitRequest(input: TemplateStepInput): Promise<SubmitOutput> {
     const plan = input.template;
-    const request = await this.#d.store.requests.get(plan.requestId);
+    const request = await this.#records.request(this.#d.store, plan.requestId);
     if (request?.csr === undefined) {
       throw new CardwrightError("WORKFLOW_STATE", `request ${plan.requestId} has no CSR to submit`, {
         details: { requestId: plan.requestId },
@@ -640,7 +697,7 @@ export class IssueSteps {
     const policy = this.#policy(input);
     const results: PollOutput["results"] = [];
     for (const plan of input.templates.filter((x) => x.status === "pending")) {
-      const request = await this.#d.store.requests.get(plan.requestId);
+      const request = await this.#records.request(this.#d.store, plan.requestId);
       if (request === null || plan.caRequestId === undefined) {
         throw new CardwrightError("WORKFLOW_STATE", `pending request ${plan.requestId} is not on record`, {
           details: { requestId: plan.requestId },
@@ -665,6 +722,8 @@ export class IssueSteps {
 
   /** The policy's document check before anything is written (see `documents/documents-approval.ts`). */
   checkDocuments(input: TemplatesStepInput): Promise<DocumentCheck> {
+    // The check may move the card's state: read the record afresh afterwards.
+    this.#known = undefined;
     return checkIssueDocuments(this.#d, input);
   }
 
@@ -673,7 +732,7 @@ export class IssueSteps {
     const card = await this.#card(input.cardId);
     await this.session.ensureAdmin(card);
     for (const plan of input.templates.filter((x) => x.status === "issued" || x.status === "written")) {
-      const record = await this.#d.store.certificates.get(plan.requestId);
+      const record = await this.#records.certificate(this.#d.store, plan.requestId);
       if (record?.certificate === undefined) {
         throw new CardwrightError("WORKFLOW_STATE", `certificate for request ${plan.requestId} is not on record`, {
           details: { requestId: plan.requestId },
@@ -696,9 +755,11 @@ export class IssueSteps {
       }
       await this.session.device.writeCertificate(plan.slot, der);
       if (record.status !== "written") {
-        await this.#d.store.transaction(async (tx) => {
-          const current = await tx.certificates.get(record.id);
-          if (current !== null) await tx.certificates.update({ ...current, status: "written" });
+        const records = this.#records;
+        await records.transaction(this.#d.store, async (tx) => {
+          const current = await records.certificate(tx, record.id);
+          if (current !== null)
+            records.wroteCertificate(await tx.certificates.update({ ...current, status: "written" }));
           await this.#audit(
             input,
             "certificate.written",
@@ -745,9 +806,11 @@ export class IssueSteps {
   /** Record the card `active` — only when every certificate of the plan is on the card and recorded `written`. */
   async complete(input: TemplatesStepInput): Promise<void> {
     let previous: CardState | undefined;
-    await this.#d.store.transaction(async (tx) => {
+    this.#known = undefined;
+    const records = this.#records;
+    this.#known = await this.#releasingCard("completed", async (tx) => {
       for (const plan of input.templates) {
-        const cert = await tx.certificates.get(plan.requestId);
+        const cert = await records.certificate(tx, plan.requestId);
         if (cert?.status !== "written") {
           throw new CardwrightError(
             "WORKFLOW_STATE",
@@ -761,7 +824,7 @@ export class IssueSteps {
       const card = await this.#card(input.cardId, tx);
       previous = card.state;
       const { pendingOperationId: _done, ...rest } = card;
-      await tx.cards.update({
+      const active = await tx.cards.update({
         ...rest,
         state: "active",
         userId: input.userId,
@@ -774,6 +837,7 @@ export class IssueSteps {
         { from: previous, to: "active", policyId: input.policyId, policyVersion: input.policyVersion },
         tx,
       );
+      return active;
     });
     await notifySafely(this.#d, {
       kind: "issued",
@@ -798,14 +862,15 @@ export class IssueSteps {
   async rollback(input: TemplatesStepInput): Promise<{ revoked: string[] }> {
     const revoked: string[] = [];
     for (const plan of input.templates) {
-      const cert = await this.#d.store.certificates.get(plan.requestId);
+      const cert = await this.#records.certificate(this.#d.store, plan.requestId);
       if (cert === null || cert.serialHex === undefined || cert.status === "revoked") continue;
       const ca = this.#ca(cert.caId ?? plan.caId);
       const serialHex = cert.serialHex;
       await this.#retryCa(`revoking certificate ${serialHex}`, () => ca.revoke(serialHex, "cessationOfOperation"));
-      await this.#d.store.transaction(async (tx) => {
-        const current = await tx.certificates.get(cert.id);
-        if (current !== null) await tx.certificates.update({ ...current, status: "revoked" });
+      const records = this.#records;
+      await records.transaction(this.#d.store, async (tx) => {
+        const current = await records.certificate(tx, cert.id);
+        if (current !== null) records.wroteCertificate(await tx.certificates.update({ ...current, status: "revoked" }));
         await this.#audit(
           input,
           "certificate.revoked",
@@ -820,7 +885,8 @@ export class IssueSteps {
       });
       revoked.push(plan.requestId);
     }
-    await this.#d.store.transaction(async (tx) => {
+    this.#known = undefined;
+    await this.#releasingCard("failed", async (tx) => {
       const card = await tx.cards.get(input.cardId);
       if (card === null || card.pendingOperationId !== input.operationId) return;
       const { pendingOperationId: _released, ...rest } = card;

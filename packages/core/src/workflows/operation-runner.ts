@@ -1,12 +1,14 @@
 /**
  * Runs a workflow machine until it rests — a final state, or a state waiting for an outside
- * event — saving `actor.getPersistedSnapshot()` to the operation record at every state change,
- * so another process can resume it from the store alone.
+ * event — saving `actor.getPersistedSnapshot()` to the operation record at every state change
+ * (or, when the store falls behind, the newest one), so another process can resume it from the
+ * store alone.
  */
 import { type AnyStateMachine, createActor, type Snapshot } from "xstate";
 import type { OperationRecord } from "../domain/card.js";
 import { CardwrightError, isCardwrightError } from "../errors.js";
 import type { Store } from "../ports/store.js";
+import { OperationRecordHandle } from "./operation-record-handle.js";
 
 /** Progress of an operation, for UIs and CLIs. */
 export interface ProgressEvent {
@@ -48,6 +50,11 @@ export interface RunOptions {
   progressOf?: (state: string, context: unknown) => Omit<ProgressEvent, "operationId" | "step">;
   onProgress?: (event: ProgressEvent) => void;
   /**
+   * The record's handle, when a step also saves the record (the final status with the change
+   * that releases the card); `operation` otherwise.
+   */
+  handle?: OperationRecordHandle;
+  /**
    * Runs before each snapshot is persisted (the card lease's renewal). When it throws
    * `LEASE_LOST` the run stops at once: another process owns the operation now.
    */
@@ -65,10 +72,11 @@ function stateName(value: unknown): string {
  */
 export function runOperation(options: RunOptions): Promise<RunOutcome> {
   const { machine, store, restStates, statusOf } = options;
-  let record = options.operation;
-  let chain: Promise<void> = Promise.resolve();
+  const handle = options.handle ?? new OperationRecordHandle(options.operation);
   let persistError: unknown;
   let last: string | undefined;
+  /** The newest state not yet handed to the store. */
+  let newest: { snapshot: unknown; status: OperationRecord["status"] } | undefined;
 
   const actor = createActor(
     machine,
@@ -80,10 +88,10 @@ export function runOperation(options: RunOptions): Promise<RunOutcome> {
     const settle = (state: string, context: unknown) => {
       if (settled) return;
       settled = true;
-      chain.then(() => {
+      handle.settled().then(() => {
         actor.stop();
         if (persistError !== undefined) reject(persistError);
-        else resolve({ state, context, operation: record });
+        else resolve({ state, context, operation: handle.record });
       });
     };
 
@@ -97,21 +105,29 @@ export function runOperation(options: RunOptions): Promise<RunOutcome> {
       const done = snapshot.status === "done";
       if (options.onProgress !== undefined && options.progressOf !== undefined) {
         try {
-          options.onProgress({ operationId: record.id, step: state, ...options.progressOf(state, snapshot.context) });
+          options.onProgress({
+            operationId: handle.record.id,
+            step: state,
+            ...options.progressOf(state, snapshot.context),
+          });
         } catch {
           // An observer's failure must not break the operation.
         }
       }
-      const persisted = actor.getPersistedSnapshot();
-      const status = statusOf(state, done);
-      chain = chain.then(async () => {
-        if (persistError !== undefined) return;
+      newest = { snapshot: actor.getPersistedSnapshot(), status: statusOf(state, done) };
+      handle.queue(async (current) => {
+        // A save still queued when a later state arrives writes that later state instead: the
+        // record only ever moves forward, one write fewer for each state a slow store fell behind.
+        const save = newest;
+        newest = undefined;
+        if (persistError !== undefined || save === undefined) return undefined;
         try {
           await options.fence?.();
-          record = await store.operations.update({
-            ...record,
-            snapshot: JSON.parse(JSON.stringify(persisted)),
-            status,
+          return await store.operations.update({
+            ...current,
+            // The store keeps JSON (the stores copy through it); xstate never mutates a snapshot.
+            snapshot: save.snapshot,
+            status: save.status,
           });
         } catch (err) {
           persistError = err;
@@ -121,6 +137,7 @@ export function runOperation(options: RunOptions): Promise<RunOutcome> {
             actor.stop();
             reject(err);
           }
+          return undefined;
         }
       });
       if (done || restStates.includes(state)) settle(state, snapshot.context);
@@ -131,12 +148,12 @@ export function runOperation(options: RunOptions): Promise<RunOutcome> {
       error: (err) => {
         if (settled) return;
         settled = true;
-        chain.then(() =>
+        handle.settled().then(() =>
           reject(
             err instanceof CardwrightError
               ? err
-              : new CardwrightError("WORKFLOW_FAILED", `workflow ${record.machineId} stopped: ${String(err)}`, {
-                  details: { operationId: record.id },
+              : new CardwrightError("WORKFLOW_FAILED", `workflow ${handle.record.machineId} stopped: ${String(err)}`, {
+                  details: { operationId: handle.record.id },
                   cause: err,
                 }),
           ),

@@ -1,4 +1,5 @@
 import { CardwrightError } from "@cardwright/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type CommandApdu, decodeResponse, encodeCommand, requiredForm } from "./command.js";
 
@@ -72,5 +73,61 @@ describe("decodeResponse", () => {
     expect(decodeResponse(Uint8Array.of(1, 2, 0x90, 0x00))).toEqual({ data: Uint8Array.of(1, 2), sw: 0x9000 });
     expect(decodeResponse(Uint8Array.of(0x63, 0xc2))).toEqual({ data: new Uint8Array(0), sw: 0x63c2 });
     expect(decodeResponse(Uint8Array.of(0x90))).toBeUndefined();
+  });
+});
+
+/**
+ * ISO/IEC 7816-4 §5.1 written out case by case, byte by byte: the reference the single-buffer
+ * encoder must match for every command it accepts.
+ */
+function referenceEncoding(apdu: CommandApdu, form: "short" | "extended"): number[] {
+  const data = [...(apdu.data ?? [])];
+  const out = [apdu.cla, apdu.ins, apdu.p1, apdu.p2];
+  if (form === "short") {
+    if (data.length > 0) out.push(data.length, ...data);
+    if (apdu.ne !== undefined) out.push(apdu.ne === 256 ? 0 : apdu.ne);
+    return out;
+  }
+  if (data.length > 0) out.push(0, data.length >> 8, data.length & 0xff, ...data);
+  if (apdu.ne !== undefined) {
+    const le = apdu.ne === 65536 ? 0 : apdu.ne;
+    if (data.length === 0) out.push(0);
+    out.push(le >> 8, le & 0xff);
+  }
+  return out;
+}
+
+describe("encodeCommand matches the case-by-case encoding of ISO/IEC 7816-4 §5.1", () => {
+  const byte = fc.integer({ min: 0, max: 0xff });
+  const command = (maxData: number, maxNe: number) =>
+    fc.record(
+      {
+        cla: byte,
+        ins: byte,
+        p1: byte,
+        p2: byte,
+        data: fc.uint8Array({ maxLength: maxData }),
+        ne: fc.integer({ min: 1, max: maxNe }),
+      },
+      { requiredKeys: ["cla", "ins", "p1", "p2"] },
+    );
+
+  it("short form, every case", () => {
+    fc.assert(
+      fc.property(command(255, 256), (apdu) => {
+        expect([...encodeCommand(apdu, "short")]).toEqual(referenceEncoding(apdu, "short"));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("extended form, every case", () => {
+    fc.assert(
+      fc.property(command(700, 65536), (apdu) => {
+        expect([...encodeCommand(apdu, "extended")]).toEqual(referenceEncoding(apdu, "extended"));
+        expect([...encodeCommand(apdu)]).toEqual(referenceEncoding(apdu, requiredForm(apdu)));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -61,38 +61,49 @@ export function encodeCommand(apdu: CommandApdu, form: LengthForm = requiredForm
   checkByte("INS", apdu.ins);
   checkByte("P1", apdu.p1);
   checkByte("P2", apdu.p2);
-  const data = apdu.data ?? new Uint8Array(0);
-  const nc = data.length;
+  const data = apdu.data;
+  const nc = data?.length ?? 0;
   const ne = apdu.ne;
   if (ne !== undefined && (!Number.isInteger(ne) || ne < 1)) {
     throw new InvalidCommandError(`APDU Ne must be a positive integer, got ${ne}`);
   }
-  const header = [apdu.cla, apdu.ins, apdu.p1, apdu.p2];
+  let out: Uint8Array;
+  let offset = 4;
   if (form === "short") {
     if (nc > SHORT_MAX_LC) throw new InvalidCommandError(`${nc} data bytes do not fit a short APDU (max 255)`);
     if (ne !== undefined && ne > SHORT_MAX_NE) throw new InvalidCommandError(`Ne ${ne} does not fit a short APDU`);
-    const out = [...header];
-    if (nc > 0) out.push(nc, ...data);
-    if (ne !== undefined) out.push(ne === SHORT_MAX_NE ? 0 : ne);
-    return Uint8Array.from(out);
+    out = new Uint8Array(4 + (nc > 0 ? 1 + nc : 0) + (ne === undefined ? 0 : 1));
+    if (nc > 0) {
+      out[offset++] = nc;
+      out.set(data as Uint8Array, offset);
+      offset += nc;
+    }
+    if (ne !== undefined) out[offset] = ne === SHORT_MAX_NE ? 0 : ne;
+  } else {
+    if (nc > EXTENDED_MAX_LC) throw new InvalidCommandError(`${nc} data bytes do not fit an extended APDU`);
+    if (ne !== undefined && ne > EXTENDED_MAX_NE) {
+      throw new InvalidCommandError(`Ne ${ne} does not fit an extended APDU`);
+    }
+    out = new Uint8Array(4 + (nc > 0 ? 3 + nc : 0) + (ne === undefined ? 0 : nc > 0 ? 2 : 3));
+    if (nc > 0) {
+      out[offset] = 0;
+      out[offset + 1] = nc >> 8;
+      out[offset + 2] = nc & 0xff;
+      out.set(data as Uint8Array, offset + 3);
+      offset += 3 + nc;
+    }
+    if (ne !== undefined) {
+      const le = ne === EXTENDED_MAX_NE ? 0 : ne;
+      // Without a data field the extended Le carries its own leading 00 marker.
+      if (nc === 0) out[offset++] = 0;
+      out[offset++] = le >> 8;
+      out[offset] = le & 0xff;
+    }
   }
-  if (nc > EXTENDED_MAX_LC) throw new InvalidCommandError(`${nc} data bytes do not fit an extended APDU`);
-  if (ne !== undefined && ne > EXTENDED_MAX_NE) throw new InvalidCommandError(`Ne ${ne} does not fit an extended APDU`);
-  const out = new Uint8Array(4 + (nc > 0 ? 3 + nc : 0) + (ne === undefined ? 0 : nc > 0 ? 2 : 3));
-  out.set(header, 0);
-  let offset = 4;
-  if (nc > 0) {
-    out.set([0, nc >> 8, nc & 0xff], offset);
-    out.set(data, offset + 3);
-    offset += 3 + nc;
-  }
-  if (ne !== undefined) {
-    const le = ne === EXTENDED_MAX_NE ? 0 : ne;
-    // Without a data field the extended Le carries its own leading 00 marker.
-    if (nc === 0) out[offset++] = 0;
-    out[offset++] = le >> 8;
-    out[offset] = le & 0xff;
-  }
+  out[0] = apdu.cla;
+  out[1] = apdu.ins;
+  out[2] = apdu.p1;
+  out[3] = apdu.p2;
   return out;
 }
 

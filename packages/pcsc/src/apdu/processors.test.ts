@@ -205,6 +205,41 @@ describe("ApduConnection", () => {
     });
   });
 
+  it("keeps serving, in order, after a command fails while others wait behind it", async () => {
+    const order: string[] = [];
+    let calls = 0;
+    const flaky: ApduTransport = {
+      transmit: async (cmd) => {
+        order.push(Buffer.from(cmd.subarray(1, 2)).toString("hex"));
+        await new Promise((r) => setTimeout(r, 1));
+        if (++calls === 1) throw new Error("reader hiccup");
+        return Uint8Array.of(0x90, 0);
+      },
+      getAtr: async () => new Uint8Array(0),
+      reset: async () => {},
+    };
+    const c = new ApduConnection(flaky);
+    const results = await Promise.allSettled([
+      c.send({ cla: 0, ins: 0xfd, p1: 0, p2: 0 }),
+      c.send({ cla: 0, ins: 0xf8, p1: 0, p2: 0 }),
+      c.send({ cla: 0, ins: 0xf7, p1: 0, p2: 0x9b }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
+    expect(order).toEqual(["fd", "f8", "f7"]);
+    // Idle again: the next command goes straight through.
+    await expect(c.send({ cla: 0, ins: 0xfd, p1: 0, p2: 0 })).resolves.toEqual({ data: new Uint8Array(0), sw: 0x9000 });
+    expect(order).toEqual(["fd", "f8", "f7", "fd"]);
+  });
+
+  it("turns an encoding error into a rejection of that command only", async () => {
+    const t = new ScriptedTransport([["00FD0000", "9000"]]);
+    const c = new ApduConnection(t);
+    const bad = c.send({ cla: 0x100, ins: 0xfd, p1: 0, p2: 0 });
+    await expect(bad).rejects.toMatchObject({ code: "APDU_INVALID_COMMAND" });
+    await expect(c.send({ cla: 0, ins: 0xfd, p1: 0, p2: 0 })).resolves.toMatchObject({ sw: 0x9000 });
+    expect(t.done).toBe(true);
+  });
+
   it("serialises concurrent commands so chains never interleave", async () => {
     const order: string[] = [];
     let inFlight = 0;

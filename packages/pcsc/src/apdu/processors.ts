@@ -136,33 +136,12 @@ export class TransportProcessor implements ApduProcessor {
 
   async process(apdu: CommandApdu, context: ExchangeContext): Promise<ResponseApdu> {
     const encoded = encodeCommand(apdu, this.extendedLength ? requiredForm(apdu) : "short");
-    const started = performance.now();
-    const raw = await this.transmitWithin(encoded, context);
-    const response = decodeResponse(raw);
-    if (response === undefined) {
-      throw new BadResponseError(`${raw.length} byte response has no status word`, {
-        instruction: context.instruction,
-      });
-    }
-    if (this.trace !== undefined) {
-      const sensitive = context.sensitive;
-      this.trace({
-        instruction: apdu.ins === Ins.getResponse ? instructionName(Ins.getResponse) : context.instruction,
-        command: sensitive ? redactedCommandHex(apdu, encoded) : HEX(encoded),
-        response:
-          sensitive && response.data.length > 0 ? `<redacted ${response.data.length} bytes>` : HEX(response.data),
-        sw: formatSw(response.sw),
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-        redacted: sensitive,
-      });
-    }
-    return response;
-  }
-
-  private async transmitWithin(encoded: Uint8Array, context: ExchangeContext): Promise<Uint8Array> {
+    const trace = this.trace;
+    const started = trace === undefined ? 0 : performance.now();
+    let raw: Uint8Array;
     // The transport should honour timeoutMs itself; the limit guards against one that does not.
     try {
-      return await withinTimeLimit(
+      raw = await withinTimeLimit(
         this.transport.transmit(encoded, { timeoutMs: context.timeoutMs }),
         context.timeoutMs,
         () => new ApduTimeoutError(context.timeoutMs, { instruction: context.instruction }),
@@ -174,6 +153,25 @@ export class TransportProcessor implements ApduProcessor {
         details: { instruction: context.instruction },
       });
     }
+    const response = decodeResponse(raw);
+    if (response === undefined) {
+      throw new BadResponseError(`${raw.length} byte response has no status word`, {
+        instruction: context.instruction,
+      });
+    }
+    if (trace !== undefined) {
+      const sensitive = context.sensitive;
+      trace({
+        instruction: apdu.ins === Ins.getResponse ? instructionName(Ins.getResponse) : context.instruction,
+        command: sensitive ? redactedCommandHex(apdu, encoded) : HEX(encoded),
+        response:
+          sensitive && response.data.length > 0 ? `<redacted ${response.data.length} bytes>` : HEX(response.data),
+        sw: formatSw(response.sw),
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        redacted: sensitive,
+      });
+    }
+    return response;
   }
 }
 
@@ -190,6 +188,7 @@ export class ResponseChainingProcessor implements ApduProcessor {
       const exact = response.sw & 0xff || SHORT_MAX_NE;
       response = await this.next.process({ ...apdu, ne: exact }, context);
     }
+    if (response.sw >> 8 !== 0x61) return response;
     const parts: Uint8Array[] = [response.data];
     let rounds = 0;
     while (response.sw >> 8 === 0x61) {
@@ -206,7 +205,7 @@ export class ResponseChainingProcessor implements ApduProcessor {
       );
       parts.push(response.data);
     }
-    return { data: parts.length === 1 ? response.data : concat(...parts), sw: response.sw };
+    return { data: concat(...parts), sw: response.sw };
   }
 }
 
@@ -217,9 +216,13 @@ export class CommandChainingProcessor implements ApduProcessor {
     private readonly extendedLength: boolean,
   ) {}
 
-  async process(apdu: CommandApdu, context: ExchangeContext): Promise<ResponseApdu> {
-    const data = apdu.data ?? new Uint8Array(0);
-    if (this.extendedLength || data.length <= SHORT_MAX_LC) return this.next.process(apdu, context);
+  process(apdu: CommandApdu, context: ExchangeContext): Promise<ResponseApdu> {
+    // Most commands fit one APDU: hand them on without an async frame of this layer.
+    if (this.extendedLength || (apdu.data?.length ?? 0) <= SHORT_MAX_LC) return this.next.process(apdu, context);
+    return this.chain(apdu, apdu.data as Uint8Array, context);
+  }
+
+  private async chain(apdu: CommandApdu, data: Uint8Array, context: ExchangeContext): Promise<ResponseApdu> {
     for (let offset = 0; ; offset += SHORT_MAX_LC) {
       const chunk = data.subarray(offset, offset + SHORT_MAX_LC);
       const last = offset + SHORT_MAX_LC >= data.length;
@@ -252,6 +255,8 @@ export class ApduConnection {
   readonly timeouts: Readonly<ApduTimeouts>;
   private readonly stack: ApduProcessor;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Commands sent and not yet settled. */
+  private inFlight = 0;
 
   constructor(
     readonly transport: ApduTransport,
@@ -281,8 +286,23 @@ export class ApduConnection {
       sensitive: isSensitiveCommand(apdu),
       instruction: instructionName(apdu.ins),
     };
-    const run = this.queue.then(() => this.stack.process(apdu, context));
-    this.queue = run.catch(() => undefined);
+    // Idle (the usual case: callers await each command): start at once, without a queue hop.
+    const idle = this.inFlight++ === 0;
+    const run = idle ? this.start(apdu, context) : this.queue.then(() => this.stack.process(apdu, context));
+    this.queue = run.then(this.settled, this.settled);
     return run;
+  }
+
+  private readonly settled = (): void => {
+    this.inFlight--;
+  };
+
+  private start(apdu: CommandApdu, context: ExchangeContext): Promise<ResponseApdu> {
+    try {
+      return this.stack.process(apdu, context);
+    } catch (err) {
+      // A processor that throws instead of rejecting still fails the command, not the caller's stack.
+      return Promise.reject(err);
+    }
   }
 }

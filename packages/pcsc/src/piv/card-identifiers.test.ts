@@ -1,9 +1,10 @@
 import { CardwrightError } from "@cardwright/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeAll } from "../tlv.js";
 import { buildCcc, decodeCcc, encodeCcc, GSC_RID } from "./ccc.js";
-import { buildChuid, decodeChuid, encodeChuid, randomGuid } from "./chuid.js";
-import { decodeFascn, encodeFascn, NON_FEDERAL_FASCN } from "./fascn.js";
+import { buildChuid, decodeChuid, encodeChuid, formatCardDate, randomGuid } from "./chuid.js";
+import { decodeFascn, encodeFascn, type Fascn, NON_FEDERAL_FASCN } from "./fascn.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 /** A counting random source, so layouts are byte-exact. */
@@ -26,9 +27,83 @@ describe("FASC-N (TIG SCEPACS §6)", () => {
   it("refuses fields of the wrong width", () => {
     expect(() => encodeFascn({ ...NON_FEDERAL_FASCN, agencyCode: "12" })).toThrow(/4 decimal digits/);
   });
+
+  it("refuses anything but ASCII decimal digits, in any field", () => {
+    for (const bad of ["12a4", "１２３４", "12 4", "+123", "1.23", "123\n"]) {
+      expect(() => encodeFascn({ ...NON_FEDERAL_FASCN, systemCode: bad })).toThrow(
+        /systemCode must be 4 decimal digits/,
+      );
+    }
+    expect(() => encodeFascn({ ...NON_FEDERAL_FASCN, association: "" })).toThrow(
+      /association must be 1 decimal digits/,
+    );
+  });
+
+  it("packs every FASC-N as TIG SCEPACS Figure 6-1 spells it out: 5-bit characters, LSB first, odd parity, LRC", () => {
+    const widths: Array<[keyof Fascn, number]> = [
+      ["agencyCode", 4],
+      ["systemCode", 4],
+      ["credentialNumber", 6],
+      ["credentialSeries", 1],
+      ["individualCredentialIssue", 1],
+      ["personIdentifier", 10],
+      ["organizationalCategory", 1],
+      ["organizationalIdentifier", 4],
+      ["association", 1],
+    ];
+    const fascnArb = fc.record(
+      Object.fromEntries(
+        widths.map(([key, width]) => [
+          key,
+          fc.array(fc.integer({ min: 0, max: 9 }), { minLength: width, maxLength: width }).map((d) => d.join("")),
+        ]),
+      ) as Record<keyof Fascn, fc.Arbitrary<string>>,
+    );
+    /** The characters as a bit string, written out the slow way. */
+    const reference = (fascn: Fascn): string => {
+      const chars = [0x0b];
+      widths.forEach(([key, _], i) => {
+        chars.push(...[...fascn[key]].map(Number));
+        if (i < 5) chars.push(0x0d);
+      });
+      chars.push(0x0f);
+      chars.push(chars.reduce((a, c) => a ^ c, 0));
+      return chars
+        .map((c) => {
+          const data = [0, 1, 2, 3].map((b) => (c >> b) & 1);
+          const parity = data.reduce((a, b) => a + b, 0) % 2 === 0 ? 1 : 0;
+          return [...data, parity].join("");
+        })
+        .join("");
+    };
+    fc.assert(
+      fc.property(fascnArb, (fascn) => {
+        const bytes = encodeFascn(fascn);
+        const bits = [...bytes].map((b) => b.toString(2).padStart(8, "0")).join("");
+        expect(bits).toBe(reference(fascn));
+        expect(decodeFascn(bytes)).toEqual(fascn);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe("CHUID (SP 800-73-4 Part 1 §3.1.2)", () => {
+  it("writes dates as the UTC YYYYMMDD of their ISO 8601 form", () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date(Date.UTC(-300, 0, 1)), max: new Date(Date.UTC(12000, 0, 1)), noInvalidDate: true }),
+        (date) => {
+          expect(formatCardDate(date)).toBe(date.toISOString().slice(0, 10).replaceAll("-", ""));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    expect(formatCardDate(new Date("0042-03-04T23:59:59.999Z"))).toBe("00420304");
+    expect(formatCardDate(new Date("2036-12-31T00:00:00+05:00"))).toBe("20361230");
+    expect(() => formatCardDate(new Date(Number.NaN))).toThrow(RangeError);
+  });
+
   it("has FASC-N, GUID, expiration, empty signature and EDC in order", () => {
     const chuid = buildChuid({ random: counting, now: new Date("2026-11-23T10:00:00Z") });
     const encoded = encodeChuid(chuid);

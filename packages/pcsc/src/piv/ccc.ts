@@ -4,8 +4,8 @@
  * identifier (0xF0): GSC-RID `A000000116`, manufacturer id, card type, and 14 bytes that make
  * the card unique. The remaining elements carry the values the Yubico tools write.
  */
-import { randomBytes } from "node:crypto";
 import { BadResponseError, InvalidCommandError } from "../errors.js";
+import { secureRandomBytes } from "../random.js";
 import { concat, decodeAll, tlv } from "../tlv.js";
 
 /** CCC tags, SP 800-73-4 Part 1 Appendix A Table 8. */
@@ -44,7 +44,7 @@ export interface Ccc {
 }
 
 /** A CCC with a fresh random card identifier. */
-export function buildCcc(random: (length: number) => Uint8Array = randomBytes): Ccc {
+export function buildCcc(random: (length: number) => Uint8Array = secureRandomBytes): Ccc {
   const unique = random(14);
   if (unique.length !== 14) throw new InvalidCommandError("random source returned the wrong number of bytes");
   const cardIdentifier = new Uint8Array(21);

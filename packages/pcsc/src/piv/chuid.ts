@@ -4,8 +4,8 @@
  * Expiration Date (0x35, "YYYYMMDD"), optional Cardholder UUID (0x36), Issuer Asymmetric
  * Signature (0x3E, empty for an unsigned CHUID) and the empty Error Detection Code (0xFE).
  */
-import { randomBytes } from "node:crypto";
 import { BadResponseError, InvalidCommandError } from "../errors.js";
+import { secureRandomBytes } from "../random.js";
 import { concat, decodeAll, tlv } from "../tlv.js";
 import { encodeFascn, type Fascn, NON_FEDERAL_FASCN } from "./fascn.js";
 
@@ -50,16 +50,23 @@ export interface BuildChuidOptions {
   random?: (length: number) => Uint8Array;
 }
 
+const UTF8 = new TextEncoder();
+
 /** `YYYYMMDD` of a date, in UTC. */
 export function formatCardDate(date: Date): string {
-  return date.toISOString().slice(0, 10).replaceAll("-", "");
+  const year = date.getUTCFullYear();
+  // Years outside 0000–9999 (and invalid dates, which throw) take the ISO path; encodeChuid refuses them.
+  if (!(year >= 0 && year <= 9999)) return date.toISOString().slice(0, 10).replaceAll("-", "");
+  const month = date.getUTCMonth() + 1;
+  const day = date.getUTCDate();
+  return `${String(year).padStart(4, "0")}${month < 10 ? "0" : ""}${month}${day < 10 ? "0" : ""}${day}`;
 }
 
 /**
  * A fresh GUID: 16 random bytes with the RFC 4122 §4.4 version (4) and variant bits, so
  * relying parties that parse it as a UUID accept it.
  */
-export function randomGuid(random: (length: number) => Uint8Array = randomBytes): Uint8Array {
+export function randomGuid(random: (length: number) => Uint8Array = secureRandomBytes): Uint8Array {
   const guid = Uint8Array.from(random(16));
   if (guid.length !== 16) throw new InvalidCommandError("random source returned the wrong number of bytes");
   guid[6] = ((guid[6] as number) & 0x0f) | 0x40;
@@ -91,7 +98,7 @@ export function encodeChuid(chuid: Chuid): Uint8Array {
   if (chuid.organizationalIdentifier)
     parts.push(tlv(ChuidTag.organizationalIdentifier, chuid.organizationalIdentifier));
   if (chuid.duns) parts.push(tlv(ChuidTag.duns, chuid.duns));
-  parts.push(tlv(ChuidTag.guid, chuid.guid), tlv(ChuidTag.expirationDate, new TextEncoder().encode(chuid.expiration)));
+  parts.push(tlv(ChuidTag.guid, chuid.guid), tlv(ChuidTag.expirationDate, UTF8.encode(chuid.expiration)));
   if (chuid.cardholderUuid) parts.push(tlv(ChuidTag.cardholderUuid, chuid.cardholderUuid));
   parts.push(tlv(ChuidTag.issuerSignature, chuid.signature), tlv(ChuidTag.errorDetectionCode));
   return concat(...parts);

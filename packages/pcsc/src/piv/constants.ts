@@ -212,7 +212,15 @@ const INSTRUCTION_NAMES: Readonly<Record<number, string>> = {
   [Ins.moveKey]: "MOVE KEY",
 };
 
+const unknownInstruction = (ins: number): string => `INS 0x${ins.toString(16).toUpperCase().padStart(2, "0")}`;
+
+/** Every byte's name, built once: each APDU is named for its trace and errors. */
+const BYTE_NAMES: readonly string[] = Array.from(
+  { length: 256 },
+  (_, ins) => INSTRUCTION_NAMES[ins] ?? unknownInstruction(ins),
+);
+
 /** The name of an instruction byte, e.g. `"VERIFY"`; unknown bytes read as `"INS 0xNN"`. */
 export function instructionName(ins: number): string {
-  return INSTRUCTION_NAMES[ins] ?? `INS 0x${ins.toString(16).toUpperCase().padStart(2, "0")}`;
+  return BYTE_NAMES[ins] ?? INSTRUCTION_NAMES[ins] ?? unknownInstruction(ins);
 }

@@ -61,39 +61,42 @@ const FIELDS: ReadonlyArray<readonly [keyof Fascn, number]> = [
   ["association", 1],
 ];
 
-function withParity(nibble: number): number {
+/** The five bits of each character 0–15 as written: data bits least significant first, then odd parity. */
+const CHARACTER_BITS: readonly number[] = Array.from({ length: 16 }, (_, c) => {
   let ones = 0;
-  for (let b = 0; b < 4; b++) ones += (nibble >> b) & 1;
-  return ones % 2 === 0 ? 1 : 0;
-}
-
-/** `^[0-9]{width}$`, compiled once per width: a CHUID is written on every issue. */
-const DIGITS = new Map<number, RegExp>();
-function digitsOf(width: number): RegExp {
-  let pattern = DIGITS.get(width);
-  if (pattern === undefined) {
-    pattern = new RegExp(`^[0-9]{${width}}$`);
-    DIGITS.set(width, pattern);
+  let bits = 0;
+  for (let b = 0; b < 4; b++) {
+    const bit = (c >> b) & 1;
+    ones += bit;
+    bits = (bits << 1) | bit;
   }
-  return pattern;
+  return (bits << 1) | (ones % 2 === 0 ? 1 : 0);
+});
+
+/** Appends the digits of one field to `chars`. @throws InvalidCommandError unless it is `width` decimal digits. */
+function pushDigits(chars: number[], fascn: Fascn, key: keyof Fascn, width: number): void {
+  const value = fascn[key];
+  let valid = typeof value === "string" && value.length === width;
+  for (let i = 0; valid && i < width; i++) {
+    const code = value.charCodeAt(i);
+    valid = code >= 0x30 && code <= 0x39;
+  }
+  if (!valid) throw new InvalidCommandError(`FASC-N ${key} must be ${width} decimal digits`);
+  for (let i = 0; i < width; i++) chars.push(value.charCodeAt(i) - 0x30);
 }
 
 function characters(fascn: Fascn): number[] {
-  const digits = (key: keyof Fascn, width: number): number[] => {
-    const value = fascn[key];
-    if (!digitsOf(width).test(value)) {
-      throw new InvalidCommandError(`FASC-N ${key} must be ${width} decimal digits`);
-    }
-    return [...value].map(Number);
-  };
   const chars: number[] = [SS];
   // Separators follow the first five fields; PI, OC, OI and POA run together (TIG SCEPACS Figure 6-1).
-  FIELDS.forEach(([key, width], i) => {
-    chars.push(...digits(key, width));
+  for (let i = 0; i < FIELDS.length; i++) {
+    const [key, width] = FIELDS[i] as readonly [keyof Fascn, number];
+    pushDigits(chars, fascn, key, width);
     if (i < 5) chars.push(FS);
-  });
+  }
   chars.push(ES);
-  chars.push(chars.reduce((lrc, c) => lrc ^ c, 0));
+  let lrc = 0;
+  for (const c of chars) lrc ^= c;
+  chars.push(lrc);
   return chars;
 }
 
@@ -102,10 +105,10 @@ export function encodeFascn(fascn: Fascn): Uint8Array {
   const out = new Uint8Array(25);
   let bit = 0;
   for (const c of characters(fascn)) {
-    // Data bits least significant first, then parity, written most significant bit of the byte first.
-    const bits = [c & 1, (c >> 1) & 1, (c >> 2) & 1, (c >> 3) & 1, withParity(c)];
-    for (const b of bits) {
-      if (b) out[bit >> 3] = (out[bit >> 3] as number) | (0x80 >> (bit & 7));
+    // Five bits per character, written most significant bit of the byte first.
+    const bits = CHARACTER_BITS[c] as number;
+    for (let b = 4; b >= 0; b--) {
+      if ((bits >> b) & 1) out[bit >> 3] = (out[bit >> 3] as number) | (0x80 >> (bit & 7));
       bit++;
     }
   }

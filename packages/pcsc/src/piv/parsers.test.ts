@@ -5,6 +5,7 @@ import { concat, tlv } from "../tlv.js";
 import { decodeCcc } from "./ccc.js";
 import { decodeCertificateObject } from "./certificate-object.js";
 import { decodeChuid } from "./chuid.js";
+import { instructionName } from "./constants.js";
 import { parseDiscovery } from "./discovery.js";
 import { decodeFascn } from "./fascn.js";
 import { parseMetadata } from "./metadata.js";
@@ -63,4 +64,16 @@ describe("parsers of card answers", () => {
       );
     });
   }
+});
+
+describe("instruction names", () => {
+  it("names the known instructions and spells out any other value", () => {
+    expect(instructionName(0x20)).toBe("VERIFY");
+    expect(instructionName(0xc0)).toBe("GET RESPONSE");
+    expect(instructionName(0xf7)).toBe("GET METADATA");
+    expect(instructionName(0x05)).toBe("INS 0x05");
+    expect(instructionName(0xee)).toBe("INS 0xEE");
+    expect(instructionName(0x1a2)).toBe("INS 0x1A2");
+    expect(instructionName(-1)).toBe("INS 0x-1");
+  });
 });

@@ -18,6 +18,8 @@ class ScriptedCard implements ApduTransport {
   pinTries = 3;
   pinTotal = 3;
   pukTries = 3;
+  /** A status word to refuse CHANGE REFERENCE DATA with, whatever the PUK. */
+  pukRefusal: number | undefined;
   objects = new Map<string, Uint8Array>();
 
   async transmit(command: Uint8Array): Promise<Uint8Array> {
@@ -44,6 +46,7 @@ class ScriptedCard implements ApduTransport {
         this.pinTries--;
         return sw(0x63c0 | this.pinTries);
       case 0x24:
+        if (this.pukRefusal !== undefined) return sw(this.pukRefusal);
         if (p2 !== 0x81) return sw(0x6a86);
         if (this.pukTries === 0) return sw(0x6983);
         this.pukTries--;
@@ -165,6 +168,16 @@ describe("reset", () => {
       "RESET",
     ]);
     expect(card.pinTries).toBe(3);
+  });
+
+  it("stops with the card's refusal, in context, when a blocking try is refused otherwise", async () => {
+    const card = new ScriptedCard();
+    const device = await PivDevice.open(card);
+    card.pukRefusal = 0x6a80;
+    const err = await device.reset().catch((e) => e);
+    expect(err).toMatchObject({ code: "PIV_WRONG_DATA", details: { instruction: "CHANGE REFERENCE DATA" } });
+    expect(err.message).toMatch(/^blocking the PUK for reset: /);
+    expect(card.sent.filter((s) => s === "RESET")).toEqual([]);
   });
 });
 

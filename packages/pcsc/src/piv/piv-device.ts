@@ -3,7 +3,7 @@
  * references, capabilities to what the card's firmware supports, and lifecycle operations
  * (factory credentials, reset, card identifiers) to the PIV and YubiKey instructions.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   type AdminCredential,
   type CardIdentifiers,
@@ -21,7 +21,8 @@ import {
   type SlotId,
   withContext,
 } from "@cardwright/core";
-import { BadResponseError, NotFoundError, PinBlockedError, UnsupportedError } from "../errors.js";
+import { BadResponseError, NotFoundError, UnsupportedError } from "../errors.js";
+import { secureRandomBytes } from "../random.js";
 import type { ApduTransport } from "../transport.js";
 import { algorithmByte, isPivKeyAlgorithm, managementKeyAlgorithmOf, type PivKeyAlgorithm } from "./algorithms.js";
 import { buildCcc } from "./ccc.js";
@@ -48,8 +49,12 @@ const YUBIKEY_NEO_MAX_OBJECT = 2025;
 const YUBIKEY_TOTAL_STORAGE = 51_000;
 /** Bound on wrong tries while blocking PIN or PUK for reset (counters are at most 255). */
 const MAX_BLOCKING_TRIES = 256;
+/** Wrong values drawn per call of the random source while blocking (PIN and PUK counters are 3 by default). */
+const BLOCKING_TRIES_PER_DRAW = 4;
 
 const slotOf = (keyRef: number): SlotId => keyRef.toString(16).padStart(2, "0");
+const PRIMARY_SLOT_IDS: readonly SlotId[] = PRIMARY_SLOTS.map(slotOf);
+const PRIMARY_AND_RETIRED_SLOT_IDS: readonly SlotId[] = [...PRIMARY_SLOTS, ...RETIRED_KEY_REFS].map(slotOf);
 
 function capabilityError(message: string, details: Record<string, string> = {}): CardwrightError {
   return new CardwrightError("DEVICE_CAPABILITY", message, { details });
@@ -75,7 +80,7 @@ export class PivDevice implements Device {
     this.session = session;
     this.identity = identity;
     this.capabilities = capabilities;
-    this.random = options.random ?? randomBytes;
+    this.random = options.random ?? secureRandomBytes;
     this.now = options.now ?? (() => new Date());
     this.onClose = options.onClose;
   }
@@ -135,7 +140,7 @@ export class PivDevice implements Device {
     const major = Number((session.firmware ?? "0").split(".")[0]);
     const keyAlgorithms: KeyAlgorithm[] = ["RSA2048", "ECCP256"];
     if (!yubiKey || major >= 4) keyAlgorithms.push("ECCP384");
-    const slots = [...PRIMARY_SLOTS, ...(yubiKey && major >= 4 ? RETIRED_KEY_REFS : [])].map(slotOf);
+    const slots = (yubiKey && major >= 4 ? PRIMARY_AND_RETIRED_SLOT_IDS : PRIMARY_SLOT_IDS).slice();
     const capabilities: DeviceCapabilities = {
       keyAlgorithms,
       slots,
@@ -207,8 +212,8 @@ export class PivDevice implements Device {
   async reset(): Promise<void> {
     this.ensureOpen();
     if (!this.capabilities.reset) throw new UnsupportedError("this PIV card cannot be reset to factory state");
-    await this.blockCredential("PIN", (wrong) => this.session.verifyPin(wrong));
-    await this.blockCredential("PUK", (wrong) => this.session.changePuk(wrong, wrong));
+    await this.blockCredential("PIN");
+    await this.blockCredential("PUK");
     await this.session.reset();
   }
 
@@ -419,17 +424,22 @@ export class PivDevice implements Device {
     return algorithm;
   }
 
-  private async blockCredential(credential: "PIN" | "PUK", tryWrong: (wrong: string) => Promise<void>): Promise<void> {
+  private async blockCredential(credential: "PIN" | "PUK"): Promise<void> {
+    // Random bytes for several tries at once: one draw per try cost more than the try's APDU.
+    let pool = new Uint8Array(0);
     for (let i = 0; i < MAX_BLOCKING_TRIES; i++) {
+      if (pool.length < 6) pool = Uint8Array.from(this.random(6 * BLOCKING_TRIES_PER_DRAW));
       // A random 8-character value; should it ever match, the loop simply tries another.
-      const wrong = Buffer.from(this.random(6)).toString("base64url").slice(0, 8).padEnd(8, "x");
+      const wrong = Buffer.from(pool.subarray(0, 6)).toString("base64url").slice(0, 8).padEnd(8, "x");
+      pool = pool.subarray(6);
+      let retriesLeft: number | undefined;
       try {
-        await tryWrong(wrong);
+        // Wrong tries are the point here: they come back as counts, not as thrown WrongPinErrors.
+        retriesLeft = await this.session.tryReferenceData(credential, wrong);
       } catch (err) {
-        if (err instanceof PinBlockedError) return;
-        if (err instanceof CardwrightError && err.code === "PIV_WRONG_PIN") continue;
         throw withContext(err, `blocking the ${credential} for reset`);
       }
+      if (retriesLeft === 0) return;
     }
     throw new CardwrightError(
       "PIV_CONDITIONS_NOT_SATISFIED",

@@ -270,6 +270,51 @@ describe("PIN", () => {
     expect(card.commands.length).toBe(sent);
   });
 
+  it("tryReferenceData sends the APDUs of verifyPin / changePuk and answers tries left instead of throwing", async () => {
+    const card = new ScriptedCard();
+    let pukTries = 2;
+    card.handlers.set(0x24, (apdu) => {
+      if (apdu.p2 !== 0x81) return sw(0x6a86);
+      if (pukTries === 0) return sw(0x6983);
+      pukTries--;
+      return sw(0x63c0 | pukTries);
+    });
+    const session = await PivSession.open(card);
+    expect(await session.tryReferenceData("PIN", "654321")).toBe(2);
+    expect(hex(card.commands.at(-1) ?? new Uint8Array(0))).toBe("0020008008363534333231FFFF");
+    await expect(session.verifyPin("654321")).rejects.toMatchObject({ code: "PIV_WRONG_PIN" });
+    expect(hex(card.commands.at(-1) ?? new Uint8Array(0))).toBe("0020008008363534333231FFFF");
+    expect(await session.tryReferenceData("PIN", "654321")).toBe(0);
+    expect(await session.tryReferenceData("PIN", "654321")).toBe(0); // 6983
+    card.pinTries = 3;
+    expect(await session.tryReferenceData("PIN", "123456")).toBeUndefined();
+
+    expect(await session.tryReferenceData("PUK", "abcdefgh")).toBe(1);
+    const changePuk = `0024008110${"6162636465666768".repeat(2)}`;
+    expect(hex(card.commands.at(-1) ?? new Uint8Array(0))).toBe(changePuk.toUpperCase());
+    await expect(session.changePuk("abcdefgh", "abcdefgh")).rejects.toMatchObject({ code: "PIV_PIN_BLOCKED" });
+    expect(hex(card.commands.at(-1) ?? new Uint8Array(0))).toBe(changePuk.toUpperCase());
+    expect(await session.tryReferenceData("PUK", "abcdefgh")).toBe(0);
+  });
+
+  it("tryReferenceData throws the typed error of any other answer, and checks lengths before I/O", async () => {
+    const card = new ScriptedCard();
+    card.handlers.set(0x20, () => sw(0x6982));
+    const session = await PivSession.open(card);
+    await expect(session.tryReferenceData("PIN", "654321")).rejects.toMatchObject({
+      code: "PIV_SECURITY_STATUS",
+      details: { instruction: "VERIFY", sw: "6982" },
+    });
+    card.handlers.set(0x24, () => sw(0x6a80));
+    await expect(session.tryReferenceData("PUK", "12345678")).rejects.toMatchObject({
+      code: "PIV_WRONG_DATA",
+      details: { instruction: "CHANGE REFERENCE DATA", sw: "6A80" },
+    });
+    const sent = card.commands.length;
+    await expect(session.tryReferenceData("PUK", "12345")).rejects.toMatchObject({ code: "APDU_INVALID_COMMAND" });
+    expect(card.commands.length).toBe(sent);
+  });
+
   it("never puts the PIN in an error", async () => {
     const card = new ScriptedCard();
     const session = await PivSession.open(card);

@@ -4,7 +4,7 @@
  * private helper per instruction (NIST SP 800-73-4 Part 2 §3, plus Yubico's PIV extensions).
  * Status words become typed errors (`apdu/status.ts`); chaining is invisible (`apdu/processors.ts`).
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { HashAlgorithm, ManagementKeyAlgorithm } from "@cardwright/core";
 import type { CommandApdu } from "../apdu/command.js";
 import { ApduConnection, type ApduConnectionOptions } from "../apdu/processors.js";
@@ -19,6 +19,7 @@ import {
   NotFoundError,
   UnsupportedError,
 } from "../errors.js";
+import { secureRandomBytes } from "../random.js";
 import { concat, decodeOne, encodeTag, find, findRequired, tlv } from "../tlv.js";
 import type { ApduTransport } from "../transport.js";
 import {
@@ -324,6 +325,31 @@ export class PivSession {
     );
   }
 
+  /**
+   * One try of a PIN or PUK expected to be wrong, as a YubiKey reset needs them blocked: VERIFY of
+   * the PIN, or CHANGE REFERENCE DATA of the PUK with `value` as both the current and the new PUK
+   * (the same APDUs as {@link verifyPin} and {@link changePuk}). Returns the tries left (`63Cx`),
+   * 0 once blocked (`63C0`, `6983`), or `undefined` when the card accepted the value — a refusal is
+   * the expected answer here, so it is a result rather than a thrown WrongPinError/PinBlockedError.
+   * @throws InvalidCommandError when `value` is not 6–8 bytes (nothing is sent); the typed error of
+   * any other status word; transport errors.
+   */
+  async tryReferenceData(credential: CredentialName, value: string): Promise<number | undefined> {
+    const block = encodeReferenceData(value, credential);
+    const pin = credential === "PIN";
+    const instruction = pin ? "VERIFY" : "CHANGE REFERENCE DATA";
+    const { sw } = await this.connection.send(
+      pin
+        ? { cla: 0, ins: Ins.verify, p1: 0, p2: KeyRef.pin, data: block }
+        : { cla: 0, ins: Ins.changeReferenceData, p1: 0, p2: KeyRef.puk, data: concat(block, block) },
+    );
+    if (sw === Sw.ok) return undefined;
+    const retries = retriesFromSw(sw);
+    if (retries !== undefined) return retries;
+    if (sw === Sw.authMethodBlocked) return 0;
+    throw statusError(sw, { instruction, credential });
+  }
+
   // ── Management key ─────────────────────────────────────────────────────────────────────────
 
   /**
@@ -340,7 +366,7 @@ export class PivSession {
     checkManagementKey(algorithm, key);
     const blockSize = managementKeyBlockSize(algorithm);
     const witness = await this.requestWitness(algorithm, blockSize);
-    const challenge = Uint8Array.from(randomBytes(blockSize));
+    const challenge = secureRandomBytes(blockSize);
     const response = await this.answerWitness(algorithm, decryptBlock(algorithm, key, witness), challenge);
     const expected = encryptBlock(algorithm, key, challenge);
     if (response.length !== expected.length || !timingSafeEqual(response, expected)) {
@@ -865,9 +891,11 @@ export class PivSession {
   }
 }
 
+const UTF8 = new TextEncoder();
+
 /** PIN/PUK as the 8-byte reference data block: the characters' bytes padded with 0xFF. */
 function encodeReferenceData(value: string, credential: CredentialName): Uint8Array {
-  const bytes = new TextEncoder().encode(value);
+  const bytes = UTF8.encode(value);
   if (bytes.length < PIN_MIN || bytes.length > PIN_MAX) {
     // The length may be stated; the value never is.
     throw new InvalidCommandError(`a ${credential} must be ${PIN_MIN}–${PIN_MAX} bytes long, got ${bytes.length}`, {
