@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CaFile } from "../src/embedded/ca-directory.js";
-import { CA_STATE_FORMAT, type CaState } from "../src/embedded/ca-state.js";
 import { FileCaStateStore } from "../src/embedded/file-state-store.js";
 import { scanJournal } from "../src/embedded/state-journal.js";
+import { emptyCaState } from "./support/ca-state.js";
 
 const script = resolve(import.meta.dirname, "support/state-store-process.ts");
 const repoRoot = resolve(import.meta.dirname, "../../..");
@@ -47,18 +47,7 @@ function start(directory: string, tag: string, count: number, compactAfterBytes:
   return { child, committed, exit };
 }
 
-const initial = (): CaState => ({
-  format: CA_STATE_FORMAT,
-  id: "ca",
-  keyAlgorithm: "ECCP256",
-  approvalMode: "automatic",
-  retryAfterSeconds: 60,
-  crlValidityHours: 24,
-  crlNumber: 0,
-  requests: {},
-  requestIndex: {},
-  certificates: {},
-});
+const initial = emptyCaState;
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];

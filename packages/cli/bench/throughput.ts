@@ -214,7 +214,7 @@ function report(results: StoreRuns[], options: { cards: number; readers: readonl
       ]);
     }
   }
-  const splits = results.map((r) => {
+  const splits: Split[] = results.map((r) => {
     const ones = r.runs.filter((x) => x.readers === 1);
     const mean = (pick: (x: Run) => number) => ones.reduce((a, x) => a + pick(x), 0) / ones.length;
     const split = {
@@ -356,21 +356,51 @@ function report(results: StoreRuns[], options: { cards: number; readers: readonl
     "",
     best >= GOAL_RATIO
       ? `The goal of issue 8 (at least ${GOAL_RATIO} of the bound) is met (best ratio ${fixed(best, 3)}).`
-      : `**The goal of issue 8 (at least ${GOAL_RATIO} of the bound) is missed** (best ratio ${fixed(best, 3)}). ` +
-        `The four WebCrypto operations take ${fixed(splits[0]?.bound ?? Number.NaN, 2)} ms a card at K = 1, so ` +
-        `0.8 leaves a quarter of that for everything else an issue does: ${fixed(splits[0]?.storeCalls ?? Number.NaN, 0)} store ` +
-        `calls in ${fixed(splits[0]?.transactions ?? Number.NaN, 0)} transactions, ${fixed(splits[0]?.apdus ?? Number.NaN, 0)} APDUs ` +
-        "through the simulator, the CA's certificate encoding and the SDK's workflow. The " +
-        `largest part at K = 1 is ${dominant.join("; ")}. PGlite runs PostgreSQL single-threaded in ` +
-        "WebAssembly on the event-loop thread, so its transactions also serialise the readers; PostgreSQL " +
-        "moves that work to its own processes but costs a loopback round trip per statement. With the " +
-        "SDK, the simulator's BigInt ECDSA and the CA's encoding all on one JavaScript thread, the event " +
-        "loop is busy most of the time at K > 1 (last column of the first table), so more readers add " +
-        "waiting, not computing. The store-method table shows where the store time goes; the three " +
-        `costliest methods are ${topMethods}. ` +
-        "Against the simulator's own implementation of the card's two operations (in brackets above) " +
-        "instead of WebCrypto, the bound would be lower and the ratio higher, but it would measure the " +
-        "simulator, not what a bureau's host has to do.",
+      : missedGoal(best, splits, topMethods, dominant),
   ].join("\n");
   return { title: "3. Bureau throughput", markdown, headline };
+}
+
+/** One store's split of a card's time at K = 1 (see `report`). */
+interface Split {
+  label: string;
+  wall: number;
+  card: number;
+  cardCrypto: number;
+  ca: number;
+  store: number;
+  sdk: number;
+  storeCalls: number;
+  transactions: number;
+  apdus: number;
+  bound: number;
+}
+
+/**
+ * Why the ratio falls short, from this run's numbers: what 0.8 of the bound leaves for the rest
+ * of an issue, set against each part measured on the store with no I/O at all.
+ */
+function missedGoal(best: number, splits: readonly Split[], topMethods: string, dominant: readonly string[]): string {
+  const ceiling = splits[0];
+  if (ceiling === undefined) return `**The goal of issue 8 (at least ${GOAL_RATIO} of the bound) is missed.**`;
+  const budget = (ceiling.bound * (1 - GOAL_RATIO)) / GOAL_RATIO;
+  return (
+    `**The goal of issue 8 (at least ${GOAL_RATIO} of the bound) is missed** (best ratio ${fixed(best, 3)}). ` +
+    `The four WebCrypto operations take ${fixed(ceiling.bound, 2)} ms a card at K = 1, so a ratio of ${GOAL_RATIO} ` +
+    `leaves ${fixed(budget, 2)} ms a card for everything else an issue does. On ${ceiling.label}, where the ` +
+    `store does no I/O at all, each part alone takes more than that: the simulator ${fixed(ceiling.card)} ms ` +
+    `(of which ${fixed(ceiling.cardCrypto)} ms its own key generation and ECDSA signature in JavaScript), the ` +
+    `CA ${fixed(ceiling.ca)} ms (its journal append, fsync'd before it answers, and its certificate encoding), ` +
+    `the SDK ${fixed(ceiling.sdk)} ms, and the store's ${fixed(ceiling.storeCalls, 0)} calls in ` +
+    `${fixed(ceiling.transactions, 0)} transactions ${fixed(ceiling.store)} ms even in memory. A durable store ` +
+    "adds its I/O on top: PGlite runs PostgreSQL single-threaded in WebAssembly on the event-loop thread, so " +
+    "its transactions also serialise the readers; PostgreSQL moves that work to its own processes but costs a " +
+    "loopback round trip per statement. The largest part at K = 1 is " +
+    `${dominant.join("; ")}. With the SDK, the simulator's BigInt ECDSA and the CA's encoding all on one ` +
+    "JavaScript thread, the event loop is busy most of the time at K > 1 (last column of the first table), so " +
+    "more readers add waiting, not computing, while the bound's WebCrypto jobs use both cores. The costliest " +
+    `store methods are ${topMethods}. Against the simulator's own implementation of the card's two operations ` +
+    "instead of WebCrypto the ratio would be higher, but it would measure the simulator, not what a bureau's " +
+    "host has to do."
+  );
 }

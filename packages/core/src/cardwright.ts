@@ -533,10 +533,16 @@ export class Cardwright {
       ...(options.selection === undefined ? {} : { selection: options.selection }),
     };
     const start = card;
+    let issuing: CardRecord | undefined;
     const operation = await this.#store.transaction(async (tx) => {
       // Optimistic concurrency: `start.version` was read before the transaction, so a second
       // operator who read the same version loses here with STORE_CONFLICT.
-      await tx.cards.update({ ...start, state: "issuing", userId: options.userId, pendingOperationId: operationId });
+      issuing = await tx.cards.update({
+        ...start,
+        state: "issuing",
+        userId: options.userId,
+        pendingOperationId: operationId,
+      });
       const op = await tx.operations.create({
         id: operationId,
         kind: "issue",
@@ -567,7 +573,7 @@ export class Cardwright {
       return op;
     });
     const session = new DeviceSession(options.device, this.#vault, options.pin);
-    return this.#runIssue(session, operation, { input }, lease, options.onProgress);
+    return this.#runIssue(session, operation, { input }, lease, options.onProgress, issuing);
   }
 
   /**
@@ -636,6 +642,8 @@ export class Cardwright {
     start: { input: IssueInput } | { snapshot: unknown; event?: { type: string } },
     lease: CardLeaseKeeper,
     onProgress?: (event: ProgressEvent) => void,
+    /** The card as the operation's start left it, when this process started it. */
+    started?: CardRecord,
   ): Promise<IssueResult> {
     const handle = new OperationRecordHandle(operation);
     const steps = new IssueSteps(
@@ -654,7 +662,7 @@ export class Cardwright {
         ...this.#keyAttestation,
       },
       session,
-      handle,
+      { operation: handle, ...(started === undefined ? {} : { card: started }) },
     );
     // One run per operation at a time (the card lease sees to it); should a second one get here
     // anyway it gets a machine of its own rather than the first run's session.

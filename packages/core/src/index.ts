@@ -301,6 +301,7 @@ export {
 export {
   auditEventExistsError,
   auditEventLinks,
+  type AuditHead,
   auditLinkBrokenError,
   auditSeqTakenError,
   recordBody,

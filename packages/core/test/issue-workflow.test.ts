@@ -296,6 +296,40 @@ describe("issueCard — refusals before anything is generated", () => {
   });
 });
 
+describe("issueCard — a card record changed by something that takes no lease", () => {
+  it("is read afresh and changed again, not overwritten, when the run's copy turns out stale", async () => {
+    const w = world();
+    const device = new SoftwareKeyDevice({ serial: "2006" });
+    const card = await w.cw.registerCard(device);
+    // Right before the transaction of the step that writes the card identifiers, a change the
+    // run did not make lands on the card record: the run's copy of the card is now stale.
+    let armed = false;
+    const meddling: Store = Object.assign(Object.create(w.store) as Store, {
+      transaction: async <T>(fn: (tx: Store) => Promise<T>): Promise<T> => {
+        if (armed) {
+          armed = false;
+          const current = await w.store.cards.get(card.id);
+          await w.store.cards.update({ ...current!, deviceModel: "relabelled elsewhere" });
+        }
+        return w.store.transaction(fn);
+      },
+    });
+    const result = await w.newProcess({ store: meddling }).issueCard({
+      userId: "ann",
+      device,
+      actor: "operator-1",
+      onProgress: (e) => {
+        if (e.step === "writeCardIdentifiers") armed = true;
+      },
+    });
+    expect(result.status).toBe("active");
+    const stored = await w.store.cards.get(card.id);
+    expect(stored).toMatchObject({ state: "active", deviceModel: "relabelled elsewhere" });
+    expect(stored?.chuidGuid).toMatch(/^[0-9a-f]{32}$/);
+    await expectConsistent(w, device);
+  });
+});
+
 describe("pending approval and resume in a new process", () => {
   it("rests in pending, persists, and a new facade over the same store finishes it", async () => {
     const w = world();

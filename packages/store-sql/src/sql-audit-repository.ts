@@ -4,6 +4,7 @@
  */
 import {
   type AuditEvent,
+  type AuditHead,
   type AuditRepository,
   auditEventExistsError,
   auditEventLinks,
@@ -46,7 +47,13 @@ export class SqlAuditRepository implements AuditRepository {
     // The outer SELECT does not see the CTE's row, so `seq_taken`/`id_taken` describe the events
     // that were there before; a rival committed while the insert waited is not among them, and that
     // refusal reads as a broken link — a STORE_CONFLICT all the same, with the same remedy.
-    const rows = await this.#run<{ inserted: boolean; seq_taken: boolean; id_taken: boolean }>(
+    const rows = await this.#run<{
+      inserted: boolean;
+      seq_taken: boolean;
+      id_taken: boolean;
+      head_seq: string | number | null;
+      head_hash: string | null;
+    }>(
       `appending audit event ${event.seq}`,
       "WITH inserted AS (" +
         "INSERT INTO audit_events (seq, id, at, card_id, data) " +
@@ -56,7 +63,11 @@ export class SqlAuditRepository implements AuditRepository {
         "ON CONFLICT DO NOTHING RETURNING seq) " +
         "SELECT EXISTS (SELECT 1 FROM inserted) AS inserted, " +
         "EXISTS (SELECT 1 FROM audit_events WHERE seq = $1::bigint) AS seq_taken, " +
-        "EXISTS (SELECT 1 FROM audit_events WHERE id = $2::text) AS id_taken",
+        "EXISTS (SELECT 1 FROM audit_events WHERE id = $2::text) AS id_taken, " +
+        // The head the refusal saw, so the appender retries after it without reading it again.
+        "head.seq AS head_seq, head.data->>'hash' AS head_hash " +
+        "FROM (SELECT 1) AS one LEFT JOIN LATERAL " +
+        "(SELECT seq, data FROM audit_events ORDER BY seq DESC LIMIT 1) AS head ON true",
       [
         event.seq,
         id,
@@ -71,9 +82,13 @@ export class SqlAuditRepository implements AuditRepository {
     const outcome = rows[0];
     if (outcome?.inserted === true) return;
     // Same order of refusals as the in-memory store: a taken seq, then a taken id, then the link.
-    if (outcome?.seq_taken === true) throw auditSeqTakenError(event);
+    const head: AuditHead =
+      outcome?.head_seq === null || outcome?.head_seq === undefined || outcome.head_hash === null
+        ? null
+        : { seq: Number(outcome.head_seq), hash: outcome.head_hash };
+    if (outcome?.seq_taken === true) throw auditSeqTakenError(event, head);
     if (outcome?.id_taken === true) throw auditEventExistsError(id);
-    throw auditLinkBrokenError(event);
+    throw auditLinkBrokenError(event, head);
   }
 
   /** The event with the highest `seq`, or `null` for an empty log. */

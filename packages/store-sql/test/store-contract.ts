@@ -419,7 +419,8 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
 
       it("refuses an event that does not link to the stored chain (STORE_CONFLICT), writing nothing", async () => {
-        const refusedAsUnlinked = async (e: AuditEvent) => {
+        /** Refused as unlinked, naming the stored head (`null`: the log is empty). */
+        const refusedAsUnlinked = async (e: AuditEvent, head: AuditEvent | null) => {
           const err = await store.audit.append(e).then(
             () => undefined,
             (caught: unknown) => caught,
@@ -432,18 +433,20 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
             recordKind: "audit event",
             recordId: e.id,
             seq: e.seq,
+            // The head the store saw, so the appender can retry without reading it.
+            ...(head === null ? { headSeq: 0 } : { headSeq: head.seq, headHash: head.hash }),
           });
         };
         // Seq 1 must name the genesis hash, nothing else.
-        await refusedAsUnlinked(event(1, { prevHash: "f".repeat(64) }));
+        await refusedAsUnlinked(event(1, { prevHash: "f".repeat(64) }), null);
         // A later seq with no event before it: the log would have a gap.
-        await refusedAsUnlinked(event(2));
+        await refusedAsUnlinked(event(2), null);
         await store.audit.append(event(1));
         // A gap after a stored event.
-        await refusedAsUnlinked(event(3));
+        await refusedAsUnlinked(event(3), event(1));
         // The right seq, but naming a head that is not the stored one (a stale or rolled-back head).
-        await refusedAsUnlinked(event(2, { prevHash: fakeHash(7) }));
-        await refusedAsUnlinked(event(2, { prevHash: GENESIS_HASH }));
+        await refusedAsUnlinked(event(2, { prevHash: fakeHash(7) }), event(1));
+        await refusedAsUnlinked(event(2, { prevHash: GENESIS_HASH }), event(1));
         expect(await store.audit.list()).toEqual([event(1)]);
         await store.audit.append(event(2));
         // A taken seq is reported as taken even when its link is wrong too; a taken id as a duplicate.
@@ -451,7 +454,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           store.audit.append(event(2, { id: "other", prevHash: fakeHash(9) })),
           "STORE_CONFLICT",
         );
-        expect(taken).toMatchObject({ seq: 2, recordId: "other" });
+        expect(taken).toMatchObject({ seq: 2, recordId: "other", headSeq: 2, headHash: event(2).hash });
         await rejectsWith(store.audit.append(event(3, { id: "evt-1" })), "STORE_DUPLICATE");
         expect((await store.audit.list()).map((e) => e.seq)).toEqual([1, 2]);
       });

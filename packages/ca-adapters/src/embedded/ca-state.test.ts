@@ -3,22 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isCardwrightError } from "@cardwright/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { CA_STATE_FORMAT, type CaState, MemoryCaStateStore } from "./ca-state.js";
+import { emptyCaState } from "../../test/support/ca-state.js";
+import { MemoryCaStateStore } from "./ca-state.js";
 import { withDirectoryLock } from "./directory-lock.js";
 import { FileCaStateStore } from "./file-state-store.js";
 
-const initial = (): CaState => ({
-  format: CA_STATE_FORMAT,
-  id: "ca",
-  keyAlgorithm: "ECCP256",
-  approvalMode: "automatic",
-  retryAfterSeconds: 60,
-  crlValidityHours: 24,
-  crlNumber: 0,
-  requests: {},
-  requestIndex: {},
-  certificates: {},
-});
+const initial = emptyCaState;
 
 const dirs: string[] = [];
 async function scratch(): Promise<string> {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isCardwrightError } from "@cardwright/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { emptyCaState } from "../../test/support/ca-state.js";
 import {
   CA_STATE_FORMAT,
   type CaState,
@@ -13,18 +14,7 @@ import {
 import { FileCaStateStore, type FileCaStateStoreOptions } from "./file-state-store.js";
 import { scanJournal } from "./state-journal.js";
 
-const initial = (): CaState => ({
-  format: CA_STATE_FORMAT,
-  id: "ca",
-  keyAlgorithm: "ECCP256",
-  approvalMode: "automatic",
-  retryAfterSeconds: 60,
-  crlValidityHours: 24,
-  crlNumber: 0,
-  requests: {},
-  requestIndex: {},
-  certificates: {},
-});
+const initial = emptyCaState;
 
 const certificate = (serialHex: string): CertificateRecord => ({
   serialHex,

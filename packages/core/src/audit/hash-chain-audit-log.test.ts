@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../domain/audit.js";
+import { CardwrightError, isCardwrightError } from "../errors.js";
 import type { AuditRepository, Store } from "../ports/store.js";
 import { FixedClock } from "../testing/fixed-clock.js";
 import { InMemoryStore } from "../testing/in-memory-store.js";
@@ -100,7 +101,7 @@ describe("HashChainAuditLog", () => {
     expect(await log.verify()).toEqual({ ok: true, count: 15 });
   });
 
-  it("recovers from a head hint left by a rolled-back transaction: refused once, re-read, chain intact", async () => {
+  it("recovers from a head hint left by a rolled-back transaction: refused once, retried after the head the store named", async () => {
     const { store, calls } = countingStore();
     const log = new HashChainAuditLog(store);
     const first = await log.append({ actor: "op", action: "kept" });
@@ -112,14 +113,39 @@ describe("HashChainAuditLog", () => {
     ).rejects.toThrow("boom");
     calls.length = 0;
     const next = await log.append({ actor: "op", action: "after" });
-    // The append naming the vanished event is refused; the re-read head is event 1.
-    expect(calls).toEqual(["append", "last", "append"]);
+    // The append naming the vanished event is refused; the refusal names event 1 as the head.
+    expect(calls).toEqual(["append", "append"]);
     expect(next).toMatchObject({ seq: 2, prevHash: first.hash });
     calls.length = 0;
     await log.append({ actor: "op", action: "then" });
     expect(calls).toEqual(["append"]);
     expect((await store.audit.list()).map((e) => e.action)).toEqual(["kept", "after", "then"]);
     expect(await log.verify()).toEqual({ ok: true, count: 3 });
+  });
+
+  it("re-reads the head when the store's refusal does not name it", async () => {
+    const inner = new InMemoryStore();
+    // A store of another make that reports the conflict but not the head it saw.
+    const terse: Store = Object.assign(Object.create(inner) as Store, {
+      audit: {
+        ...inner.audit,
+        append: (e: AuditEvent) =>
+          inner.audit.append(e).catch((err: unknown) => {
+            throw isCardwrightError(err, "STORE_CONFLICT") ? new CardwrightError("STORE_CONFLICT", err.message) : err;
+          }),
+        last: () => inner.audit.last(),
+        list: (q?: Parameters<AuditRepository["list"]>[0]) => inner.audit.list(q),
+      },
+    });
+    const { store, calls } = countingStore(terse);
+    const a = new HashChainAuditLog(store);
+    const b = new HashChainAuditLog(store);
+    await a.append({ actor: "a", action: "x" });
+    await b.append({ actor: "b", action: "x" });
+    calls.length = 0;
+    await a.append({ actor: "a", action: "y" });
+    expect(calls).toEqual(["append", "last", "append"]);
+    expect(await a.verify()).toEqual({ ok: true, count: 3 });
   });
 
   it("recovers from a hint another instance made stale, and both keep one verifying chain", async () => {

@@ -101,9 +101,14 @@ export class HashChainAuditLog implements AuditLog {
         // only a stale hint gets here, and the re-read replaces it.
         if (!isCardwrightError(err, "STORE_CONFLICT")) throw err;
         lastError = err;
-        head = undefined;
-        // Jittered backoff so a crowd of appenders spreads out instead of colliding again.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+        // The store may say which head it saw: retry after that one without reading it again.
+        head = conflictHead(err.details);
+        this.#head = head;
+        // A first refusal is usually a stale hint: retry at once. After that appenders are racing:
+        // a jittered backoff spreads the crowd out instead of colliding again.
+        if (attempt > 0 || head === undefined) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+        }
       }
     }
     throw new CardwrightError(
@@ -160,6 +165,16 @@ export class HashChainAuditLog implements AuditLog {
  * later reads back. The native round trip is the cheapest exact way (about 4 µs for a typical
  * event); a hand-written walk would have to copy every `JSON.stringify` rule to keep the bytes.
  */
+/** The head a store's `STORE_CONFLICT` reported (`details.headSeq`, `details.headHash`), if it did. */
+function conflictHead(details: Readonly<Record<string, unknown>> | undefined): ChainHead | undefined {
+  const seq = details?.headSeq;
+  if (seq === 0) return { seq: 0, hash: GENESIS_HASH };
+  const hash = details?.headHash;
+  return typeof seq === "number" && Number.isSafeInteger(seq) && seq > 0 && typeof hash === "string"
+    ? { seq, hash }
+    : undefined;
+}
+
 function stripUndefined<T extends object>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }

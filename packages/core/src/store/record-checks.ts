@@ -134,12 +134,28 @@ export function recordMissingError(kind: string, id: string): CardwrightError {
   });
 }
 
-/** `STORE_CONFLICT`: an audit `seq` another writer took first; the caller re-reads `last()` and retries. */
-export function auditSeqTakenError(event: Pick<AuditEvent, "id" | "seq">): CardwrightError {
+/** The stored chain head as a refused append saw it, so the appender can retry without reading it: `null` for an empty log. */
+export type AuditHead = { seq: number; hash: string } | null;
+
+/** Details of an audit conflict: the event refused and, when the store knows it, the head it saw. */
+function auditConflictDetails(event: Pick<AuditEvent, "id" | "seq">, head: AuditHead | undefined) {
+  return {
+    recordKind: AUDIT_EVENT,
+    recordId: event.id,
+    seq: event.seq,
+    ...(head === undefined ? {} : { headSeq: head?.seq ?? 0, ...(head === null ? {} : { headHash: head.hash }) }),
+  };
+}
+
+/**
+ * `STORE_CONFLICT`: an audit `seq` another writer took first; the caller retries after the head
+ * in `details.headSeq`/`details.headHash` when given, or re-reads `last()`.
+ */
+export function auditSeqTakenError(event: Pick<AuditEvent, "id" | "seq">, head?: AuditHead): CardwrightError {
   return new CardwrightError(
     "STORE_CONFLICT",
     `audit seq ${event.seq} is already taken; re-read the last event and retry`,
-    { details: { recordKind: AUDIT_EVENT, recordId: event.id, seq: event.seq } },
+    { details: auditConflictDetails(event, head) },
   );
 }
 
@@ -157,13 +173,14 @@ export function auditEventLinks(
 
 /**
  * `STORE_CONFLICT`: an audit event whose `prevHash` does not name the stored event before it (the
- * appender's idea of the head is stale, or would leave a gap); the caller re-reads `last()` and retries.
+ * appender's idea of the head is stale, or would leave a gap); the caller retries after the head
+ * in `details.headSeq`/`details.headHash` when given, or re-reads `last()`.
  */
-export function auditLinkBrokenError(event: Pick<AuditEvent, "id" | "seq">): CardwrightError {
+export function auditLinkBrokenError(event: Pick<AuditEvent, "id" | "seq">, head?: AuditHead): CardwrightError {
   return new CardwrightError(
     "STORE_CONFLICT",
     `audit event ${event.seq} does not link to the stored head; re-read last() and retry`,
-    { details: { recordKind: AUDIT_EVENT, recordId: event.id, seq: event.seq } },
+    { details: auditConflictDetails(event, head) },
   );
 }
 

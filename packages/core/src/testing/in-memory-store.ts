@@ -31,6 +31,7 @@ import type {
 } from "../ports/store.js";
 import { cardLeasedError, leaseLostError, requireLeaseOwner, requireLeaseTtl } from "../store/lease-checks.js";
 import {
+  type AuditHead,
   auditEventExistsError,
   auditEventLinks,
   auditLinkBrokenError,
@@ -55,6 +56,8 @@ interface Tables {
   operations: Map<string, OperationRecord>;
   /** Keyed by `seq`. */
   audit: Map<number, AuditEvent>;
+  /** Audit event id → seq: ids are unique too. */
+  auditIds: Map<string, number>;
   /** Keyed by card id. */
   leases: Map<string, CardLease>;
   approvals: Map<string, ApprovalRecord>;
@@ -103,6 +106,7 @@ function emptyTables(): Tables {
     requests: new Map(),
     operations: new Map(),
     audit: new Map(),
+    auditIds: new Map(),
     leases: new Map(),
     approvals: new Map(),
     documents: new Map(),
@@ -325,6 +329,15 @@ class MemoryAgentTasks extends MemoryRepository<AgentTaskRecord> implements Agen
   }
 }
 
+/**
+ * The head of the chain: `append` lets no event in without its predecessor, so the seqs are
+ * exactly 1…size and the head is the event at `size`.
+ */
+function chainHead(t: Tables): AuditHead {
+  const head = t.audit.get(t.audit.size);
+  return head === undefined ? null : { seq: head.seq, hash: head.hash };
+}
+
 class MemoryAudit implements AuditRepository {
   constructor(private readonly access: Access) {}
 
@@ -332,18 +345,16 @@ class MemoryAudit implements AuditRepository {
     const id = requireAuditEvent(event);
     const stored = jsonCopy(event, "audit event");
     await this.access.write((t) => {
-      if (t.audit.has(event.seq)) throw auditSeqTakenError(event);
-      for (const existing of t.audit.values()) {
-        if (existing.id === id) throw auditEventExistsError(id);
-      }
-      if (!auditEventLinks(event, t.audit.get(event.seq - 1))) throw auditLinkBrokenError(event);
+      if (t.audit.has(event.seq)) throw auditSeqTakenError(event, chainHead(t));
+      if (t.auditIds.has(id)) throw auditEventExistsError(id);
+      if (!auditEventLinks(event, t.audit.get(event.seq - 1))) throw auditLinkBrokenError(event, chainHead(t));
       t.audit.set(event.seq, stored);
+      t.auditIds.set(id, event.seq);
     });
   }
 
   async last(): Promise<AuditEvent | null> {
-    let newest: AuditEvent | undefined;
-    for (const e of this.access.read().audit.values()) if (newest === undefined || e.seq > newest.seq) newest = e;
+    const newest = this.access.read().audit.get(this.access.read().audit.size);
     return newest === undefined ? null : jsonCopy(newest, "audit event");
   }
 

@@ -10,7 +10,7 @@ import { checkIssueDocuments } from "../documents/documents-approval.js";
 import type { AuditEventInput } from "../domain/audit.js";
 import type { CardRecord, CardState, CertificateRecord, RequestRecord } from "../domain/card.js";
 import type { CertificateTemplate, Policy } from "../domain/policy.js";
-import { CardwrightError, PolicyError } from "../errors.js";
+import { CardwrightError, isCardwrightError, PolicyError } from "../errors.js";
 import { type PivAttestation, verifyPivAttestation } from "../keys/attestation-verifier.js";
 import {
   generateOffCardKeyPair,
@@ -94,24 +94,31 @@ export class IssueSteps {
   /** The request and certificate records this run read or wrote. */
   readonly #records = new RunRecords();
 
+  readonly #operation: OperationRecordHandle | undefined;
+
   /**
-   * @param operation the run's operation record, when the runner shares it: the steps that
+   * @param run.operation the run's operation record, when the runner shares it: the steps that
    * release the card (complete, rollback) then save the operation's final status in the same
    * transaction (see {@link OperationRecordHandle}).
+   * @param run.card the card record as the operation's start left it, when the caller has it.
    */
   constructor(
     deps: IssueDependencies,
     session: DeviceSession,
-    private readonly operation?: OperationRecordHandle,
+    run: { operation?: OperationRecordHandle; card?: CardRecord } = {},
   ) {
     this.#d = deps;
     this.session = session;
+    this.#operation = run.operation;
+    this.#known = run.card;
   }
 
   /** A transaction of the run's records that releases the card: with the operation's final `status` when the run shares its record. */
   #releasingCard<T>(status: "completed" | "failed", change: (tx: Store) => Promise<T>): Promise<T> {
     const transaction = (fn: (tx: Store) => Promise<T>) => this.#records.transaction(this.#d.store, fn);
-    return this.operation === undefined ? transaction(change) : this.operation.finishWith(status, transaction, change);
+    return this.#operation === undefined
+      ? transaction(change)
+      : this.#operation.finishWith(status, transaction, change);
   }
 
   /** The card record as this run left it (what the run wrote last, or the store's). */
@@ -184,13 +191,39 @@ export class IssueSteps {
     action: string,
     details: Record<string, unknown>,
   ): Promise<CardRecord> {
+    return this.#changeCard(
+      input.cardId,
+      (fn) => this.#d.store.transaction(fn),
+      async (tx, card) => {
+        const next = await tx.cards.update(mutate(card));
+        await this.#audit(input, action, details, tx);
+        return next;
+      },
+    );
+  }
+
+  /**
+   * Runs `change` on the card inside `transaction`, starting from the copy this run holds when it
+   * has one (the run holds the card's lease, so that saves a read). Should the card have changed
+   * anyway — an operation that takes no lease — its version refuses the write, and `change` runs
+   * once more on the card read afresh. Returns the card as `change` left it.
+   */
+  async #changeCard(
+    cardId: string,
+    transaction: (fn: (tx: Store) => Promise<CardRecord>) => Promise<CardRecord>,
+    change: (tx: Store, card: CardRecord) => Promise<CardRecord>,
+  ): Promise<CardRecord> {
+    const held = this.#known?.id === cardId ? this.#known : undefined;
     this.#known = undefined;
-    this.#known = await this.#d.store.transaction(async (tx) => {
-      const card = await this.#card(input.cardId, tx);
-      const next = await tx.cards.update(mutate(card));
-      await this.#audit(input, action, details, tx);
-      return next;
-    });
+    const attempt = (from: CardRecord | undefined) =>
+      transaction(async (tx) => change(tx, from ?? (await this.#card(cardId, tx))));
+    try {
+      this.#known = await attempt(held);
+    } catch (err) {
+      const stale = isCardwrightError(err, "STORE_CONFLICT") && err.details?.recordKind === "card";
+      if (held === undefined || !stale) throw err;
+      this.#known = await attempt(undefined);
+    }
     return this.#known;
   }
 
@@ -806,39 +839,41 @@ export class IssueSteps {
   /** Record the card `active` — only when every certificate of the plan is on the card and recorded `written`. */
   async complete(input: TemplatesStepInput): Promise<void> {
     let previous: CardState | undefined;
-    this.#known = undefined;
     const records = this.#records;
-    this.#known = await this.#releasingCard("completed", async (tx) => {
-      for (const plan of input.templates) {
-        const cert = await records.certificate(tx, plan.requestId);
-        if (cert?.status !== "written") {
-          throw new CardwrightError(
-            "WORKFLOW_STATE",
-            `certificate for template ${plan.templateId} is not written; the card cannot become active`,
-            {
-              details: { templateId: plan.templateId, requestId: plan.requestId },
-            },
-          );
+    await this.#changeCard(
+      input.cardId,
+      (fn) => this.#releasingCard("completed", fn),
+      async (tx, card) => {
+        for (const plan of input.templates) {
+          const cert = await records.certificate(tx, plan.requestId);
+          if (cert?.status !== "written") {
+            throw new CardwrightError(
+              "WORKFLOW_STATE",
+              `certificate for template ${plan.templateId} is not written; the card cannot become active`,
+              {
+                details: { templateId: plan.templateId, requestId: plan.requestId },
+              },
+            );
+          }
         }
-      }
-      const card = await this.#card(input.cardId, tx);
-      previous = card.state;
-      const { pendingOperationId: _done, ...rest } = card;
-      const active = await tx.cards.update({
-        ...rest,
-        state: "active",
-        userId: input.userId,
-        policyId: input.policyId,
-        policyVersion: input.policyVersion,
-      });
-      await this.#audit(
-        input,
-        "card.state",
-        { from: previous, to: "active", policyId: input.policyId, policyVersion: input.policyVersion },
-        tx,
-      );
-      return active;
-    });
+        previous = card.state;
+        const { pendingOperationId: _done, ...rest } = card;
+        const active = await tx.cards.update({
+          ...rest,
+          state: "active",
+          userId: input.userId,
+          policyId: input.policyId,
+          policyVersion: input.policyVersion,
+        });
+        await this.#audit(
+          input,
+          "card.state",
+          { from: previous, to: "active", policyId: input.policyId, policyVersion: input.policyVersion },
+          tx,
+        );
+        return active;
+      },
+    );
     await notifySafely(this.#d, {
       kind: "issued",
       cardId: input.cardId,
