@@ -512,6 +512,30 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(await logs[0]!.verify()).toEqual({ ok: true, count: 16 });
       });
 
+      it("keeps one chain when one HashChainAuditLog serves many concurrent transactions holding the head", async () => {
+        // As in a bureau: one SDK instance, many readers, each step's event appended in the step's
+        // transaction, which goes on to another statement before it commits. The log's head may
+        // name an event another transaction has not committed yet; no appender may starve.
+        const log = new HashChainAuditLog(store);
+        const writers = 16;
+        const each = 8;
+        await Promise.all(
+          Array.from({ length: writers }, async (_, w) => {
+            for (let i = 0; i < each; i++) {
+              await store.transaction(async (tx) => {
+                await log.append({ actor: `writer-${w}`, action: "step", details: { w, i } }, tx);
+                await tx.audit.last();
+                // The rest of the step's transaction, holding the head a little before it commits.
+                await new Promise((resolve) => setTimeout(resolve, 3));
+              });
+            }
+          }),
+        );
+        const all = await store.audit.list();
+        expect(all).toHaveLength(writers * each);
+        expect(await log.verify()).toEqual({ ok: true, count: writers * each });
+      }, 60_000);
+
       it("lets exactly one of many concurrent appends of one seq win", async () => {
         const results = await Promise.allSettled(
           Array.from({ length: 8 }, (_, i) => store.audit.append(event(1, { id: `writer-${i}` }))),

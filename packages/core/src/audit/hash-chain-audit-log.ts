@@ -101,12 +101,18 @@ export class HashChainAuditLog implements AuditLog {
         // only a stale hint gets here, and the re-read replaces it.
         if (!isCardwrightError(err, "STORE_CONFLICT")) throw err;
         lastError = err;
-        // The store may say which head it saw: retry after that one without reading it again.
-        head = conflictHead(err.details);
-        this.#head = head;
-        // A first refusal is usually a stale hint: retry at once. After that appenders are racing:
-        // a jittered backoff spreads the crowd out instead of colliding again.
-        if (attempt > 0 || head === undefined) {
+        // The store may say which head it saw: on a first refusal (usually a stale hint) retry
+        // after that one at once, without reading it — unless it is the very head just tried: the
+        // statement then waited for a rival's insert at this seq and saw the chain as it was
+        // before the rival committed (a statement reads what was committed when it began).
+        const seen = attempt === 0 ? conflictHead(err.details) : undefined;
+        head = seen !== undefined && !(seen.seq === head.seq && seen.hash === head.hash) ? seen : undefined;
+        // Appenders are racing: the next ones through this instance read the head as the store has
+        // it rather than skip ahead of those retrying (which would let newcomers starve them).
+        this.#head = undefined;
+        if (head === undefined) {
+          // Jittered backoff so a crowd of appenders spreads out instead of colliding again; the
+          // head is read after it, when it is current, not before.
           await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
         }
       }
