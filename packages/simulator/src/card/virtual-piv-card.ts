@@ -114,7 +114,7 @@ export interface VirtualPivCardRuntimeOptions {
 export interface VirtualPivCardOptions extends VirtualPivCardRuntimeOptions {
   /** Firmware version, default "5.7.1". Gates metadata (5.3), AES keys (5.4), AES default key (5.7). */
   firmware?: string;
-  /** Serial number (32-bit); random 8-digit by default. */
+  /** Serial number (32-bit); by default an 8-digit one no other card of this process has. */
   serial?: number;
   /** Largest data object; default {@link YUBIKEY_MAX_OBJECT_BYTES}. */
   maxObjectBytes?: number;
@@ -135,6 +135,18 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Status word trailer. */
 function sw(word: number): Uint8Array {
   return Uint8Array.of(word >> 8, word & 0xff);
+}
+
+/**
+ * Serials the cards of this process get when none is given: eight digits like a YubiKey's,
+ * counting up from a random start, so a harness that makes thousands of cards over one store
+ * never makes two with one serial (drawn at random, 1,000 cards would repeat one about once in
+ * 200 runs) while cards of different processes still differ.
+ */
+let lastSerial = randomInt(10_000_000, 90_000_000);
+function nextSerial(): number {
+  lastSerial = lastSerial >= 99_999_999 ? 10_000_000 : lastSerial + 1;
+  return lastSerial;
 }
 
 /**
@@ -193,7 +205,7 @@ export class VirtualPivCard {
         throw new CardwrightError("CONFIG_INVALID", `${what} must be 1 to 255`, { details: { [what]: n } });
       }
     }
-    const serial = options.serial ?? randomInt(10_000_000, 99_999_999);
+    const serial = options.serial ?? nextSerial();
     if (!Number.isInteger(serial) || serial < 0 || serial > 0xffffffff) {
       throw new CardwrightError("CONFIG_INVALID", "serial must be a 32-bit unsigned integer", { details: { serial } });
     }

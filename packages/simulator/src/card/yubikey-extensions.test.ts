@@ -28,6 +28,17 @@ describe("GET VERSION / GET SERIAL", () => {
     expect(await send(card, "00FD0000")).toBe("0504039000");
     expect(await send(card, "00F8000000")).toBe("012345679000");
   });
+
+  it("gives every card of the process its own 8-digit serial when none is chosen", async () => {
+    const serials = new Set<number>();
+    for (let i = 0; i < 40; i++) {
+      const serial = Number.parseInt((await send(await freshCard(), "00F8000000")).slice(0, 8), 16);
+      expect(serial).toBeGreaterThanOrEqual(10_000_000);
+      expect(serial).toBeLessThanOrEqual(99_999_999);
+      serials.add(serial);
+    }
+    expect(serials.size).toBe(40);
+  });
 });
 
 describe("GET METADATA (F7, firmware 5.3)", () => {
