@@ -299,9 +299,9 @@ export {
 } from "./store/lease-checks.js";
 // Store contract: what every Store refuses
 export {
+  type AuditHead,
   auditEventExistsError,
   auditEventLinks,
-  type AuditHead,
   auditLinkBrokenError,
   auditSeqTakenError,
   recordBody,
