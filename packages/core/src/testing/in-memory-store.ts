@@ -354,7 +354,9 @@ class MemoryAudit implements AuditRepository {
   }
 
   async last(): Promise<AuditEvent | null> {
-    const newest = this.access.read().audit.get(this.access.read().audit.size);
+    // Seqs are exactly 1…size (see chainHead): the newest event is the one at `size`.
+    const { audit } = this.access.read();
+    const newest = audit.get(audit.size);
     return newest === undefined ? null : jsonCopy(newest, "audit event");
   }
 

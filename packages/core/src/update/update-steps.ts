@@ -22,6 +22,7 @@ import type { Logger, Random } from "../ports/runtime.js";
 import type { Store } from "../ports/store.js";
 import { notifySafely } from "../runtime/notify-safely.js";
 import type { DeviceSession } from "../workflows/device-session.js";
+import { issuedCertificateRecord } from "../workflows/issued-certificate-record.js";
 import { type CaRetryOptions, retryCa } from "../workflows/retry-ca.js";
 import {
   assertCardHeldBy,
@@ -346,40 +347,29 @@ export class UpdateSteps {
     return this.#d.store.transaction(async (tx) => {
       const current = (await tx.requests.get(request.id)) ?? request;
       if (result.status === "issued") {
-        const summary = parseCertificate(result.certificate);
+        const tracked = user === undefined ? undefined : trackedAttributeValues(t, user);
+        const cert = issuedCertificateRecord({
+          request: current,
+          cardId: c.cardId,
+          ...(c.userId === undefined ? {} : { userId: c.userId }),
+          template: t,
+          certificate: result.certificate,
+          ...(tracked === undefined ? {} : { trackedAttributes: tracked }),
+        });
         await tx.requests.update({
           ...current,
           status: "issued",
           caRequestId: result.caRequestId,
-          certificate: b64(result.certificate),
+          certificate: cert.certificate,
         });
-        if ((await tx.certificates.get(request.id)) === null) {
-          const tracked = user === undefined ? undefined : trackedAttributeValues(t, user);
-          await tx.certificates.create({
-            id: request.id,
-            cardId: c.cardId,
-            ...(c.userId === undefined ? {} : { userId: c.userId }),
-            templateId: t.id,
-            slot: t.slot,
-            status: "valid",
-            requestId: request.id,
-            caId: t.caId,
-            serialHex: summary.serialHex,
-            subject: summary.subject,
-            issuer: summary.issuer,
-            notBefore: summary.notBefore,
-            notAfter: summary.notAfter,
-            certificate: b64(result.certificate),
-            ...(tracked === undefined ? {} : { trackedAttributes: tracked }),
-          });
-        }
+        if ((await tx.certificates.get(request.id)) === null) await tx.certificates.create(cert);
         await this.#audit(
           c,
           "certificate.issued",
-          { templateId: t.id, caId: t.caId, serialHex: summary.serialHex, requestId: request.id, kind: item.kind },
+          { templateId: t.id, caId: t.caId, serialHex: cert.serialHex, requestId: request.id, kind: item.kind },
           tx,
         );
-        return { ...item, status: "issued", caRequestId: result.caRequestId, serialHex: summary.serialHex };
+        return { ...item, status: "issued", caRequestId: result.caRequestId, serialHex: cert.serialHex };
       }
       if (result.status === "pending") {
         await tx.requests.update({ ...current, status: "pending", caRequestId: result.caRequestId });

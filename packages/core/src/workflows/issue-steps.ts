@@ -51,6 +51,7 @@ import type {
   TemplateStepInput,
   TemplatesStepInput,
 } from "./issue-machine.js";
+import { issuedCertificateRecord } from "./issued-certificate-record.js";
 import type { OperationRecordHandle } from "./operation-record-handle.js";
 import { type CaRetryOptions, retryCa } from "./retry-ca.js";
 import { RunRecords } from "./run-records.js";
@@ -263,41 +264,30 @@ export class IssueSteps {
     return records.transaction(this.#d.store, async (tx) => {
       const current = (await records.request(tx, request.id)) ?? request;
       if (result.status === "issued") {
-        const summary = parseCertificate(result.certificate);
+        const cert = issuedCertificateRecord({
+          request: current,
+          cardId: input.cardId,
+          userId: input.userId,
+          template: t,
+          certificate: result.certificate,
+          ...(tracked === undefined ? {} : { trackedAttributes: tracked }),
+        });
         await this.#writeRequest(tx, {
           ...current,
           status: "issued",
           caRequestId: result.caRequestId,
-          certificate: b64(result.certificate),
+          certificate: cert.certificate,
         });
-        const cert: Omit<CertificateRecord, "version" | "createdAt" | "updatedAt"> = {
-          id: request.id,
-          cardId: input.cardId,
-          userId: input.userId,
-          templateId: t.id,
-          slot: t.slot,
-          status: "valid",
-          requestId: request.id,
-          caId: t.caId,
-          serialHex: summary.serialHex,
-          subject: summary.subject,
-          issuer: summary.issuer,
-          notBefore: summary.notBefore,
-          notAfter: summary.notAfter,
-          certificate: b64(result.certificate),
-          ...(current.archivedKey === undefined ? {} : { archivedKey: current.archivedKey }),
-          ...(tracked === undefined ? {} : { trackedAttributes: tracked }),
-        };
         if ((await records.certificate(tx, request.id)) === null) {
           records.wroteCertificate(await tx.certificates.create(cert));
         }
         await this.#audit(
           input,
           "certificate.issued",
-          { templateId: t.id, caId: t.caId, serialHex: summary.serialHex, requestId: request.id },
+          { templateId: t.id, caId: t.caId, serialHex: cert.serialHex, requestId: request.id },
           tx,
         );
-        return { status: "issued", caRequestId: result.caRequestId, serialHex: summary.serialHex };
+        return { status: "issued", caRequestId: result.caRequestId, serialHex: cert.serialHex };
       }
       if (result.status === "pending") {
         await this.#writeRequest(tx, { ...current, status: "pending", caRequestId: result.caRequestId });
