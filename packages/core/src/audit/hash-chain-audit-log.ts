@@ -165,12 +165,6 @@ export class HashChainAuditLog implements AuditLog {
   }
 }
 
-/**
- * The input as the store will keep it: a JSON round trip drops `undefined` members and turns
- * Dates, NaN and the like into their JSON, so the hash is computed over exactly what `verify()`
- * later reads back. The native round trip is the cheapest exact way (about 4 µs for a typical
- * event); a hand-written walk would have to copy every `JSON.stringify` rule to keep the bytes.
- */
 /** The head a store's `STORE_CONFLICT` reported (`details.headSeq`, `details.headHash`), if it did. */
 function conflictHead(details: Readonly<Record<string, unknown>> | undefined): ChainHead | undefined {
   const seq = details?.headSeq;
@@ -181,6 +175,12 @@ function conflictHead(details: Readonly<Record<string, unknown>> | undefined): C
     : undefined;
 }
 
+/**
+ * The input as the store will keep it: a JSON round trip drops `undefined` members and turns
+ * Dates, NaN and the like into their JSON, so the hash is computed over exactly what `verify()`
+ * later reads back. The native round trip is the cheapest exact way (about 4 µs for a typical
+ * event); a hand-written walk would have to copy every `JSON.stringify` rule to keep the bytes.
+ */
 function stripUndefined<T extends object>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }

@@ -29,6 +29,7 @@ import {
 } from "../workflows/certificate-status-machine.js";
 import { DeviceSession } from "../workflows/device-session.js";
 import { certificateStatusActors, LifecycleSteps, retireActors } from "../workflows/lifecycle-steps.js";
+import { OperationRecordHandle } from "../workflows/operation-record-handle.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
 import { startOperation } from "../workflows/operation-start.js";
 import { type ResumableMachines, requireResumableOperation } from "../workflows/resumable-operation.js";
@@ -355,6 +356,8 @@ export class LifecycleOperations {
     onProgress: ((event: ProgressEvent) => void) | undefined,
   ): Promise<LifecycleResult> {
     const retire = operation.machineId === RETIRE_MACHINE_ID;
+    // Shared by the runner and the steps that release the card, which save the final status with it.
+    const handle = new OperationRecordHandle(operation);
     const steps = new LifecycleSteps(
       {
         store: this.#d.store,
@@ -364,6 +367,7 @@ export class LifecycleOperations {
         transitions: transitionTable(policy),
       },
       device === undefined ? undefined : new DeviceSession(device, this.#d.vault),
+      { operation: handle },
     );
     const machine: AnyStateMachine = retire
       ? retireMachine.provide({ actors: retireActors(steps) })
@@ -373,6 +377,7 @@ export class LifecycleOperations {
       machine,
       store: this.#d.store,
       operation,
+      handle,
       ...start,
       restStates,
       statusOf: (state, done) =>

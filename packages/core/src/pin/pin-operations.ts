@@ -27,6 +27,7 @@ import type { SecretVault } from "../ports/secret-vault.js";
 import type { Store } from "../ports/store.js";
 import { CardLeaseKeeper } from "../workflows/card-lease-keeper.js";
 import { credentialFromBytes, secretContext } from "../workflows/device-session.js";
+import { OperationRecordHandle } from "../workflows/operation-record-handle.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
 import { startOperation } from "../workflows/operation-start.js";
 import { requireCard } from "../workflows/step-preconditions.js";
@@ -513,6 +514,8 @@ export class PinOperations {
     lease: CardLeaseKeeper,
     onProgress: ((event: ProgressEvent) => void) | undefined,
   ): Promise<PinResult> {
+    // Shared by the runner and the steps that release the card, which save the final status with it.
+    const handle = new OperationRecordHandle(operation);
     const steps = new PinSteps(
       {
         store: this.#d.store,
@@ -524,12 +527,14 @@ export class PinOperations {
       },
       device,
       secrets,
+      { operation: handle },
     );
     try {
       const outcome = await runOperation({
         machine: pinMachine.provide({ actors: pinActors(steps) }),
         store: this.#d.store,
         operation,
+        handle,
         input,
         restStates: [],
         statusOf: (state, done) => (done ? (state === "done" ? "completed" : "failed") : "running"),

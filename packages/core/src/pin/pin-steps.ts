@@ -16,6 +16,7 @@ import type { SecretVault, WrappedSecret } from "../ports/secret-vault.js";
 import type { Store } from "../ports/store.js";
 import { notifySafely } from "../runtime/notify-safely.js";
 import { secretContext } from "../workflows/device-session.js";
+import { type OperationRecordHandle, releasingCard } from "../workflows/operation-record-handle.js";
 import { assertCardHeldBy, assertDeviceIsCard, requireCard } from "../workflows/step-preconditions.js";
 import type { PinStepInput, pinMachine } from "./pin-machine.js";
 
@@ -52,11 +53,31 @@ export class PinSteps {
   readonly #d: PinStepDependencies;
   readonly #device: Device;
   readonly #secrets: PinSecrets;
+  readonly #operation: OperationRecordHandle | undefined;
 
-  constructor(deps: PinStepDependencies, device: Device, secrets: PinSecrets) {
+  /**
+   * @param run.operation the run's operation record, when the runner shares it: the steps that
+   * release the card (complete, release) then save the operation's final status in the same
+   * transaction (see {@link OperationRecordHandle}).
+   */
+  constructor(
+    deps: PinStepDependencies,
+    device: Device,
+    secrets: PinSecrets,
+    run: { operation?: OperationRecordHandle } = {},
+  ) {
     this.#d = deps;
     this.#device = device;
     this.#secrets = secrets;
+    this.#operation = run.operation;
+  }
+
+  /**
+   * A transaction that releases the card at the end of the run: with the operation's final
+   * `status` — the one the runner gives the final state the step leads to — when the run shares its record.
+   */
+  #releasingCard<T>(status: "completed" | "failed", change: (tx: Store) => Promise<T>): Promise<T> {
+    return releasingCard(this.#operation, status, (fn) => this.#d.store.transaction(fn), change);
   }
 
   #audit(input: PinStepInput, action: string, details: Record<string, unknown>, tx?: Store) {
@@ -194,7 +215,8 @@ export class PinSteps {
 
   /** Record what was done and release the card; deliver a random PIN. */
   async complete(input: PinStepInput): Promise<void> {
-    await this.#d.store.transaction(async (tx) => {
+    // Leads to `done`: the operation is `completed`.
+    await this.#releasingCard("completed", async (tx) => {
       const card = await requireCard(tx, input.cardId);
       assertCardHeldBy(card, input.operationId);
       const { pendingOperationId: _done, ...rest } = card;
@@ -230,7 +252,8 @@ export class PinSteps {
 
   /** Give the card back as it was, recording why. */
   async release(input: PinStepInput): Promise<void> {
-    await this.#d.store.transaction(async (tx) => {
+    // Leads to `failed` whether it succeeds or not: the operation is `failed`.
+    await this.#releasingCard("failed", async (tx) => {
       const card = await requireCard(tx, input.cardId);
       if (card.pendingOperationId !== input.operationId) return;
       const { pendingOperationId: _released, ...rest } = card;

@@ -23,6 +23,7 @@ import type { SecretVault } from "../ports/secret-vault.js";
 import type { Store } from "../ports/store.js";
 import { CardLeaseKeeper } from "../workflows/card-lease-keeper.js";
 import { DeviceSession } from "../workflows/device-session.js";
+import { OperationRecordHandle } from "../workflows/operation-record-handle.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
 import { startOperation } from "../workflows/operation-start.js";
 import { requireResumableOperation } from "../workflows/resumable-operation.js";
@@ -560,6 +561,8 @@ export class ReplaceOperations {
     pin: string | undefined,
     onProgress: ((event: ProgressEvent) => void) | undefined,
   ): Promise<ReplaceResult> {
+    // One handle for the runner's snapshots and the final status the releasing steps save.
+    const handle = new OperationRecordHandle(operation);
     const steps = new ReplaceSteps(
       {
         store: this.#d.store,
@@ -572,11 +575,13 @@ export class ReplaceOperations {
       },
       newDevice === undefined ? undefined : new DeviceSession(newDevice, this.#d.vault),
       pin,
+      { operation: handle },
     );
     const outcome = await runOperation({
       machine: replaceMachine.provide({ actors: replaceActors(steps) }),
       store: this.#d.store,
       operation,
+      handle,
       ...start,
       restStates: REPLACE_REST_STATES,
       statusOf: (state, done) =>

@@ -26,6 +26,7 @@ import type { Store } from "../ports/store.js";
 import type { CertificateTargetInput } from "../workflows/certificate-status-machine.js";
 import type { DeviceSession } from "../workflows/device-session.js";
 import { LifecycleSteps } from "../workflows/lifecycle-steps.js";
+import { type OperationRecordHandle, releasingCard } from "../workflows/operation-record-handle.js";
 import { assertCardHeldBy, assertDeviceIsCard, requireCard } from "../workflows/step-preconditions.js";
 import {
   type IssueNewCardOutput,
@@ -87,11 +88,23 @@ export class ReplaceSteps {
   readonly #pin: string | undefined;
   /** The new card's random PIN, from the issue of this run. Secret: returned once. */
   issuedPin: string | undefined;
+  readonly #operation: OperationRecordHandle | undefined;
 
-  constructor(deps: ReplaceDependencies, session?: DeviceSession, pin?: string) {
+  /**
+   * @param run.operation the replacement's operation record, when the runner shares it: the steps
+   * that end the run by releasing the old card (complete, release) then save the operation's final
+   * status in the same transaction (see {@link OperationRecordHandle}).
+   */
+  constructor(
+    deps: ReplaceDependencies,
+    session?: DeviceSession,
+    pin?: string,
+    run: { operation?: OperationRecordHandle } = {},
+  ) {
     this.#d = deps;
     this.session = session;
     this.#pin = pin;
+    this.#operation = run.operation;
     this.#status = new LifecycleSteps({
       store: deps.store,
       certificateAuthorities: deps.certificateAuthorities,
@@ -108,6 +121,14 @@ export class ReplaceSteps {
       });
     }
     return this.session;
+  }
+
+  /**
+   * A transaction that releases the card at the end of the run: with the operation's final
+   * `status` — the one the runner gives the final state the step leads to — when the run shares its record.
+   */
+  #releasingCard<T>(status: "completed" | "failed", change: (tx: Store) => Promise<T>): Promise<T> {
+    return releasingCard(this.#operation, status, (fn) => this.#d.store.transaction(fn), change);
   }
 
   #audit(input: ReplaceInput, action: string, details: Record<string, unknown>, tx?: Store, cardId = input.cardId) {
@@ -372,7 +393,8 @@ export class ReplaceSteps {
   /** Link the two cards (old `replacedBy`, a temporary card's `temporary`) and release the old card. */
   async complete(input: ReplaceStepInput): Promise<void> {
     const newCardId = requireNewCard(input);
-    await this.#d.store.transaction(async (tx) => {
+    // `complete` leads to `done`: the replacement is `completed`.
+    await this.#releasingCard("completed", async (tx) => {
       const old = await requireCard(tx, input.cardId);
       if (old.pendingOperationId !== input.operationId && old.replacedBy === newCardId) return;
       assertCardHeldBy(old, input.operationId);
@@ -414,7 +436,8 @@ export class ReplaceSteps {
 
   /** Nothing changed: give the old card back in the state it had, recording why. */
   async release(input: ReplaceStepInput): Promise<void> {
-    await this.#d.store.transaction(async (tx) => {
+    // `release` leads to `failed`: the replacement is `failed`.
+    await this.#releasingCard("failed", async (tx) => {
       const card = await requireCard(tx, input.cardId);
       if (card.pendingOperationId !== input.operationId) return;
       const { pendingOperationId: _released, ...rest } = card;

@@ -46,25 +46,29 @@ import {
   requireStoreInstant,
   requireStoreLimit,
 } from "../store/record-checks.js";
+import { type Table, TableOverlay } from "./table-overlay.js";
 
 type Row = Versioned & { id: string };
 
 interface Tables {
-  cards: Map<string, CardRecord>;
-  certificates: Map<string, CertificateRecord>;
-  requests: Map<string, RequestRecord>;
-  operations: Map<string, OperationRecord>;
+  cards: Table<string, CardRecord>;
+  certificates: Table<string, CertificateRecord>;
+  requests: Table<string, RequestRecord>;
+  operations: Table<string, OperationRecord>;
   /** Keyed by `seq`. */
-  audit: Map<number, AuditEvent>;
+  audit: Table<number, AuditEvent>;
   /** Audit event id → seq: ids are unique too. */
-  auditIds: Map<string, number>;
+  auditIds: Table<string, number>;
   /** Keyed by card id. */
-  leases: Map<string, CardLease>;
-  approvals: Map<string, ApprovalRecord>;
-  documents: Map<string, DocumentRecord>;
-  agentTasks: Map<string, AgentTaskRecord>;
-  securityAnswers: Map<string, SecurityAnswersRecord>;
+  leases: Table<string, CardLease>;
+  approvals: Table<string, ApprovalRecord>;
+  documents: Table<string, DocumentRecord>;
+  agentTasks: Table<string, AgentTaskRecord>;
+  securityAnswers: Table<string, SecurityAnswersRecord>;
 }
+
+/** The committed tables: each transaction's overlay is written into these. */
+type CommittedTables = { [N in keyof Tables]: Tables[N] extends Table<infer K, infer V> ? Map<K, V> : never };
 
 type RecordTable = Exclude<keyof Tables, "audit" | "leases">;
 
@@ -99,7 +103,7 @@ class Mutex {
   }
 }
 
-function emptyTables(): Tables {
+function emptyTables(): CommittedTables {
   return {
     cards: new Map(),
     certificates: new Map(),
@@ -116,32 +120,31 @@ function emptyTables(): Tables {
 }
 
 /**
- * A transaction's working copy of the tables, copied on write one table at a time: records are
- * never mutated in place, so copying a table's map on its first write is enough, and a
- * transaction costs the tables it writes rather than the size of the whole store.
+ * A transaction's view of the tables: its writes to a table go to an overlay of that table (see
+ * {@link TableOverlay}), written into the committed tables when it commits and dropped otherwise.
  */
 class WorkingTables {
-  readonly #copies: Partial<Record<keyof Tables, Map<unknown, unknown>>> = {};
-  /** The tables as this transaction sees them: its own copies, the committed ones otherwise. */
+  readonly #overlays: Partial<Record<keyof Tables, TableOverlay<unknown, unknown>>> = {};
+  /** The tables as this transaction sees them: its overlays, the committed tables otherwise. */
   readonly view = {} as Tables;
-  /** The same, but a table is copied before it is handed out. */
+  /** The same, but a table gets its overlay before it is handed out. */
   readonly writable = {} as Tables;
 
-  constructor(private readonly base: Tables) {
+  constructor(base: CommittedTables) {
     for (const name of Object.keys(base) as (keyof Tables)[]) {
-      Object.defineProperty(this.view, name, { get: () => this.#copies[name] ?? base[name] });
+      Object.defineProperty(this.view, name, { get: () => this.#overlays[name] ?? base[name] });
       Object.defineProperty(this.writable, name, {
         get: () => {
-          this.#copies[name] ??= new Map(base[name] as Map<unknown, unknown>);
-          return this.#copies[name];
+          this.#overlays[name] ??= new TableOverlay(base[name] as Map<unknown, unknown>);
+          return this.#overlays[name];
         },
       });
     }
   }
 
-  /** The committed tables with this transaction's writes. */
-  merged(): Tables {
-    return { ...this.base, ...this.#copies } as Tables;
+  /** Writes this transaction's changes into the committed tables. */
+  commit(): void {
+    for (const overlay of Object.values(this.#overlays)) overlay.commit();
   }
 }
 
@@ -181,8 +184,8 @@ class MemoryRepository<T extends Row> {
     private readonly clock: Clock,
   ) {}
 
-  protected rows(): Map<string, T> {
-    return this.access.read()[this.table] as unknown as Map<string, T>;
+  protected rows(): Table<string, T> {
+    return this.access.read()[this.table] as unknown as Table<string, T>;
   }
 
   protected query(
@@ -213,7 +216,7 @@ class MemoryRepository<T extends Row> {
     const now = this.clock.now().toISOString();
     const stored = { ...body, version: 1, createdAt: now, updatedAt: now } as T;
     await this.access.write((t) => {
-      const rows = t[this.table] as unknown as Map<string, T>;
+      const rows = t[this.table] as unknown as Table<string, T>;
       if (rows.has(id)) throw recordExistsError(this.kind, id);
       rows.set(id, stored);
     });
@@ -226,7 +229,7 @@ class MemoryRepository<T extends Row> {
     this.validate(body);
     const now = this.clock.now().toISOString();
     const stored = await this.access.write((t) => {
-      const rows = t[this.table] as unknown as Map<string, T>;
+      const rows = t[this.table] as unknown as Table<string, T>;
       const current = rows.get(id);
       if (current === undefined) throw recordMissingError(this.kind, id);
       if (current.version !== record.version) {
@@ -472,13 +475,13 @@ class MemoryTransaction extends MemoryView implements Store {
 
 /**
  * In-memory {@link Store} for tests and examples. Concurrent transactions run one at a time;
- * a transaction works on a copy of the tables that replaces them only when its callback resolves.
+ * a transaction keeps its writes beside the tables and writes them in only when its callback resolves.
  *
  * Inside `transaction(fn)` use the `tx` argument: a write through the outer store waits for the
  * transaction to end, as it would on a single-connection SQL store, and so never completes.
  */
 export class InMemoryStore extends MemoryView implements Store {
-  #tables: Tables = emptyTables();
+  readonly #tables: CommittedTables = emptyTables();
   #closed = false;
   readonly #mutex = new Mutex();
   readonly #clock: Clock;
@@ -519,7 +522,8 @@ export class InMemoryStore extends MemoryView implements Store {
       );
       try {
         const result = await fn(tx);
-        this.#open().#tables = working.merged();
+        this.#open();
+        working.commit();
         return result;
       } finally {
         finished = true;

@@ -24,6 +24,7 @@ import type { SecretVault } from "../ports/secret-vault.js";
 import type { Store } from "../ports/store.js";
 import { CardLeaseKeeper } from "../workflows/card-lease-keeper.js";
 import { DeviceSession } from "../workflows/device-session.js";
+import { OperationRecordHandle } from "../workflows/operation-record-handle.js";
 import { type ProgressEvent, runOperation } from "../workflows/operation-runner.js";
 import { startOperation } from "../workflows/operation-start.js";
 import { requireSavedOperation } from "../workflows/resumable-operation.js";
@@ -600,6 +601,8 @@ export class CardUpdates {
     pin: string | undefined,
     onProgress: ((event: ProgressEvent) => void) | undefined,
   ): Promise<UpdateResult> {
+    // One handle for the runner's snapshots and the final status the releasing steps save.
+    const handle = new OperationRecordHandle(operation);
     const steps = new UpdateSteps(
       {
         store: this.#d.store,
@@ -614,12 +617,14 @@ export class CardUpdates {
         transitions: transitionTable(current),
       },
       device === undefined ? undefined : new UpdateSession(new DeviceSession(device, this.#d.vault), pin),
+      { operation: handle },
     );
     const machine = updateMachine.provide({ actors: updateActors(steps) });
     const outcome = await runOperation({
       machine,
       store: this.#d.store,
       operation,
+      handle,
       ...start,
       restStates: UPDATE_REST_STATES,
       statusOf: (state, done) =>

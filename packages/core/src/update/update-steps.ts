@@ -23,6 +23,7 @@ import type { Store } from "../ports/store.js";
 import { notifySafely } from "../runtime/notify-safely.js";
 import type { DeviceSession } from "../workflows/device-session.js";
 import { issuedCertificateRecord } from "../workflows/issued-certificate-record.js";
+import { type OperationRecordHandle, releasingCard } from "../workflows/operation-record-handle.js";
 import { type CaRetryOptions, retryCa } from "../workflows/retry-ca.js";
 import {
   assertCardHeldBy,
@@ -89,10 +90,25 @@ const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "ba
 export class UpdateSteps {
   readonly #d: UpdateDependencies;
   readonly #session: UpdateSession | undefined;
+  readonly #operation: OperationRecordHandle | undefined;
 
-  constructor(deps: UpdateDependencies, session?: UpdateSession) {
+  /**
+   * @param run.operation the run's operation record, when the runner shares it: the steps that end
+   * the run by releasing the card (commit, cancel) then save the operation's final status in the
+   * same transaction (see {@link OperationRecordHandle}).
+   */
+  constructor(deps: UpdateDependencies, session?: UpdateSession, run: { operation?: OperationRecordHandle } = {}) {
     this.#d = deps;
     this.#session = session;
+    this.#operation = run.operation;
+  }
+
+  /**
+   * A transaction that releases the card at the end of the run: with the operation's final
+   * `status` — the one the runner gives the final state the step leads to — when the run shares its record.
+   */
+  #releasingCard<T>(status: "completed" | "failed", change: (tx: Store) => Promise<T>): Promise<T> {
+    return releasingCard(this.#operation, status, (fn) => this.#d.store.transaction(fn), change);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -529,7 +545,8 @@ export class UpdateSteps {
         });
       }
     }
-    await this.#d.store.transaction(async (tx) => {
+    // `commit` leads to `done`: the operation is `completed`.
+    await this.#releasingCard("completed", async (tx) => {
       const card = await this.#heldCard(c, tx);
       for (const item of c.items) {
         const cert = await tx.certificates.get(item.requestId);
@@ -692,7 +709,8 @@ export class UpdateSteps {
         });
       }
     }
-    await this.#d.store.transaction(async (tx) => {
+    // `cancel` leads to `cancelled`, a final state the runner records `failed`.
+    await this.#releasingCard("failed", async (tx) => {
       const card = await requireCard(tx, c.cardId);
       if (card.pendingOperationId !== c.operationId) return;
       assertTransition(this.#d.transitions, card.state, c.fromState, "cancel-update", card.id);

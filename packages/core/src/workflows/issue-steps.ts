@@ -52,7 +52,7 @@ import type {
   TemplatesStepInput,
 } from "./issue-machine.js";
 import { issuedCertificateRecord } from "./issued-certificate-record.js";
-import type { OperationRecordHandle } from "./operation-record-handle.js";
+import { type OperationRecordHandle, releasingCard } from "./operation-record-handle.js";
 import { type CaRetryOptions, retryCa } from "./retry-ca.js";
 import { RunRecords } from "./run-records.js";
 import {
@@ -117,9 +117,7 @@ export class IssueSteps {
   /** A transaction of the run's records that releases the card: with the operation's final `status` when the run shares its record. */
   #releasingCard<T>(status: "completed" | "failed", change: (tx: Store) => Promise<T>): Promise<T> {
     const transaction = (fn: (tx: Store) => Promise<T>) => this.#records.transaction(this.#d.store, fn);
-    return this.#operation === undefined
-      ? transaction(change)
-      : this.#operation.finishWith(status, transaction, change);
+    return releasingCard(this.#operation, status, transaction, change);
   }
 
   /** The card record as this run left it (what the run wrote last, or the store's). */

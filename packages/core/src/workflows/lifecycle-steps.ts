@@ -20,6 +20,7 @@ import type {
   certificateStatusMachine,
 } from "./certificate-status-machine.js";
 import type { DeviceSession } from "./device-session.js";
+import { type OperationRecordHandle, releasingCard } from "./operation-record-handle.js";
 import type { RetireStepInput, retireMachine, WipeMethod } from "./retire-machine.js";
 import {
   assertCardHeldBy,
@@ -54,10 +55,26 @@ type BaseInput = Pick<CertificateStatusInput, "operationId" | "cardId" | "userId
 export class LifecycleSteps {
   readonly #d: LifecycleDependencies;
   readonly session: DeviceSession | undefined;
+  readonly #operation: OperationRecordHandle | undefined;
 
-  constructor(deps: LifecycleDependencies, session?: DeviceSession) {
+  /**
+   * @param session the card in a reader, for retire.
+   * @param run.operation the run's operation record, when the runner shares it: the steps that
+   * release the card (complete, release, the retire's complete) then save the operation's final
+   * status in the same transaction (see {@link OperationRecordHandle}).
+   */
+  constructor(deps: LifecycleDependencies, session?: DeviceSession, run: { operation?: OperationRecordHandle } = {}) {
     this.#d = deps;
     this.session = session;
+    this.#operation = run.operation;
+  }
+
+  /**
+   * A transaction that releases the card at the end of the run: with the operation's final
+   * `status` — the one the runner gives the final state the step leads to — when the run shares its record.
+   */
+  #releasingCard<T>(status: "completed" | "failed", change: (tx: Store) => Promise<T>): Promise<T> {
+    return releasingCard(this.#operation, status, (fn) => this.#d.store.transaction(fn), change);
   }
 
   #card(cardId: string, store: Store = this.#d.store): Promise<CardRecord> {
@@ -180,7 +197,8 @@ export class LifecycleSteps {
 
   /** Every certificate changed: move the card to its new state and release it. */
   async complete(input: CertificateTargetsInput): Promise<void> {
-    await this.#d.store.transaction(async (tx) => {
+    // Leads to `done`: the operation is `completed`.
+    await this.#releasingCard("completed", async (tx) => {
       const card = await this.#heldCard(input, tx);
       for (const t of input.targets) {
         const cert = await tx.certificates.get(t.certificateId);
@@ -211,7 +229,8 @@ export class LifecycleSteps {
 
   /** Nothing was changed: give the card back in the state it had, recording why. */
   async release(input: CertificateTargetsInput | RetireStepInput): Promise<void> {
-    await this.#d.store.transaction(async (tx) => {
+    // Leads to `failed` in both machines: the operation is `failed`, whether or not this run still held the card.
+    await this.#releasingCard("failed", async (tx) => {
       const card = await this.#card(input.cardId, tx);
       if (card.pendingOperationId !== input.operationId) return;
       const { pendingOperationId: _released, ...rest } = card;
@@ -287,7 +306,8 @@ export class LifecycleSteps {
    * a reset the stored admin credential and PUK no longer open the card: they are dropped.
    */
   async completeRetire(input: RetireStepInput): Promise<void> {
-    await this.#d.store.transaction(async (tx) => {
+    // Leads to `done`: the operation is `completed`.
+    await this.#releasingCard("completed", async (tx) => {
       const card = await this.#heldCard(input, tx);
       assertTransition(this.#d.transitions, card.state, input.toState, "retire", card.id);
       const certificates = await tx.certificates.list({ cardId: input.cardId });

@@ -70,3 +70,17 @@ export class OperationRecordHandle {
     return result;
   }
 }
+
+/**
+ * Runs `change`, the step that ends a run by releasing its card, in `transaction` — with the
+ * operation's final `status` when the run shares its record through `handle` (see
+ * {@link OperationRecordHandle.finishWith}), on its own otherwise.
+ */
+export function releasingCard<T>(
+  handle: OperationRecordHandle | undefined,
+  status: "completed" | "failed",
+  transaction: (fn: (tx: Store) => Promise<T>) => Promise<T>,
+  change: (tx: Store) => Promise<T>,
+): Promise<T> {
+  return handle === undefined ? transaction(change) : handle.finishWith(status, transaction, change);
+}
