@@ -26,7 +26,11 @@ function tamperableStore(): { store: Store; events: Map<number, AuditEvent> } {
         .slice(0, q.limit ?? Number.MAX_SAFE_INTEGER);
     },
   };
-  const store = Object.assign(Object.create(inner), { audit }) as Store;
+  // Its transactions are the store itself: the test rewrites history, atomicity is not its subject.
+  const store: Store = Object.assign(Object.create(inner) as Store, {
+    audit,
+    transaction: <T>(fn: (tx: Store) => Promise<T>) => fn(store),
+  });
   return { store, events };
 }
 
@@ -136,6 +140,7 @@ describe("HashChainAuditLog", () => {
         last: () => inner.audit.last(),
         list: (q?: Parameters<AuditRepository["list"]>[0]) => inner.audit.list(q),
       },
+      transaction: <T>(fn: (tx: Store) => Promise<T>) => inner.transaction(fn),
     });
     const { store, calls } = countingStore(terse);
     const a = new HashChainAuditLog(store);
@@ -250,6 +255,34 @@ describe("HashChainAuditLog", () => {
     const all = await store.audit.list();
     expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(await logs[0]!.verify()).toEqual({ ok: true, count: 30 });
+  });
+
+  it("is not starved on a store that queues every call behind running transactions (as PGlite does)", async () => {
+    const inner = new InMemoryStore();
+    // PGlite has one session: a call outside a transaction waits for the transactions queued
+    // before it, so a head read alone is stale by the time the append after it runs.
+    const queued: Store = Object.assign(Object.create(inner) as Store, {
+      audit: {
+        append: (e: AuditEvent) => inner.transaction((tx) => tx.audit.append(e)),
+        last: () => inner.transaction((tx) => tx.audit.last()),
+        list: (q?: Parameters<AuditRepository["list"]>[0]) => inner.audit.list(q),
+      },
+      transaction: <T>(fn: (tx: Store) => Promise<T>) => inner.transaction(fn),
+    });
+    // Few attempts: an appender must get through after a couple of refusals however busy the queue.
+    const log = new HashChainAuditLog(queued, { maxAttempts: 3 });
+    const busy = async (worker: number) => {
+      for (let i = 0; i < 20; i++) {
+        // A step's transaction: it appends and holds the queue a moment, as a card write does.
+        await queued.transaction(async (tx) => {
+          await log.append({ actor: `w${worker}`, action: "in-transaction", details: { i } }, tx);
+          await new Promise((resolve) => setImmediate(resolve));
+        });
+        await log.append({ actor: `w${worker}`, action: "outside", details: { i } });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, w) => busy(w)));
+    expect(await log.verify()).toEqual({ ok: true, count: 16 * 20 * 2 });
   });
 
   it("appends inside a transaction through the tx store, and rolls back with it", async () => {

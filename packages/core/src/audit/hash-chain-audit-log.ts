@@ -75,22 +75,19 @@ export class HashChainAuditLog implements AuditLog {
     let head = this.#head;
     let lastError: unknown;
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      if (head === undefined) {
-        const last = await store.audit.last();
-        head = last === null ? { seq: 0, hash: GENESIS_HASH } : { seq: last.seq, hash: last.hash };
-        // Taken as is, even when lower than the hint: after a rollback the head does move back.
-        this.#head = head;
-      }
-      const unhashed: Omit<AuditEvent, "hash"> = {
-        ...body,
-        seq: head.seq + 1,
-        id: this.#random.uuid(),
-        at: this.#clock.now().toISOString(),
-        prevHash: head.hash,
-      };
-      const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+      const tried = head;
       try {
-        await store.audit.append(event);
+        const event =
+          head !== undefined
+            ? await this.#appendAfter(store, body, head)
+            : tx !== undefined
+              ? await this.#appendAfterLast(tx, body)
+              : // Read and append in one transaction: on a store that runs transactions one at a
+                // time (PGlite, the in-memory store) no rival can append between the two, so a
+                // crowd of appenders cannot keep moving the head under this one. Read apart, the
+                // read and the append each queued behind the crowd's transactions, and the head
+                // read was stale by the time the append ran, attempt after attempt.
+                await store.transaction((own) => this.#appendAfterLast(own, body));
         // Concurrent appends through this instance finish in any order; keep the newest head.
         if (this.#head === undefined || this.#head.seq <= event.seq) this.#head = { seq: event.seq, hash: event.hash };
         return event;
@@ -106,7 +103,7 @@ export class HashChainAuditLog implements AuditLog {
         // statement then waited for a rival's insert at this seq and saw the chain as it was
         // before the rival committed (a statement reads what was committed when it began).
         const seen = attempt === 0 ? conflictHead(err.details) : undefined;
-        head = seen !== undefined && !(seen.seq === head.seq && seen.hash === head.hash) ? seen : undefined;
+        head = seen !== undefined && !(seen.seq === tried?.seq && seen.hash === tried.hash) ? seen : undefined;
         // Appenders are racing: the next ones through this instance read the head as the store has
         // it rather than skip ahead of those retrying (which would let newcomers starve them).
         this.#head = undefined;
@@ -125,6 +122,29 @@ export class HashChainAuditLog implements AuditLog {
         cause: lastError,
       },
     );
+  }
+
+  /** Appends `body` through `store` as the event after `head`. */
+  async #appendAfter(store: Store, body: AuditEventInput, head: ChainHead): Promise<AuditEvent> {
+    const unhashed: Omit<AuditEvent, "hash"> = {
+      ...body,
+      seq: head.seq + 1,
+      id: this.#random.uuid(),
+      at: this.#clock.now().toISOString(),
+      prevHash: head.hash,
+    };
+    const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+    await store.audit.append(event);
+    return event;
+  }
+
+  /** Reads the head from `store`, remembers it, and appends `body` after it. */
+  async #appendAfterLast(store: Store, body: AuditEventInput): Promise<AuditEvent> {
+    const last = await store.audit.last();
+    const head = last === null ? { seq: 0, hash: GENESIS_HASH } : { seq: last.seq, hash: last.hash };
+    // Taken as is, even when lower than the hint: after a rollback the head does move back.
+    this.#head = head;
+    return this.#appendAfter(store, body, head);
   }
 
   /** Recompute every hash and link from the first event; report the first broken `seq`. */
