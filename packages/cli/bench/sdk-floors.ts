@@ -65,6 +65,7 @@ function instantIssueMachine(templates: number) {
 const nullStore = {
   operations: { update: async (record: OperationRecord) => ({ ...record, version: record.version + 1 }) },
   audit: { last: async () => null, append: async (_event: AuditEvent) => undefined },
+  transaction: <T>(fn: (tx: Store) => Promise<T>) => fn(nullStore),
 } as unknown as Store;
 
 async function timeRuns(run: (i: number) => Promise<void>): Promise<Summary> {
