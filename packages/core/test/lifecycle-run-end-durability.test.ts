@@ -7,9 +7,8 @@
  * device, the in-memory store and a scripted CA.
  */
 import { describe, expect, it } from "vitest";
-import { type Cardwright, CardwrightError } from "../src/index.js";
-import { crashAfterRelease } from "./support/crash-after-release.js";
-import { issued, operationOf, operator, type World, world } from "./support/run-end-world.js";
+import { CardwrightError } from "../src/index.js";
+import { dyingRun, expectFree, issued, operationOf, operator, type World, world } from "./support/run-end-world.js";
 
 const holder = { id: "ann", kind: "user" as const };
 const NEW_PIN = "58204716";
@@ -19,27 +18,6 @@ async function revoked(w: World, serial: string) {
   const { device, card } = await issued(w, serial);
   await w.cw.revokeCard({ cardId: card.id, actor: operator, reason: "cessationOfOperation" });
   return { device, card };
-}
-
-/** Runs `call` in a process whose store dies right after card `cardId` is released; returns what it threw. */
-async function dyingRun(w: World, cardId: string, call: (cw: Cardwright) => Promise<unknown>): Promise<unknown> {
-  const dying = crashAfterRelease(w.store, cardId);
-  const error = await call(w.process(dying.store)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  // The process died at the runner's save of the final snapshot: that save was refused.
-  expect(dying.state.released).toBe(true);
-  expect(dying.state.refused).toBeGreaterThan(0);
-  return error;
-}
-
-/** The card is free in `state`, and the audit chain verifies. */
-async function expectFree(w: World, cardId: string, state: string): Promise<void> {
-  const card = await w.store.cards.get(cardId);
-  expect(card).toMatchObject({ state });
-  expect(card?.pendingOperationId).toBeUndefined();
-  expect(await w.cw.verifyAudit()).toMatchObject({ ok: true });
 }
 
 describe("suspend and revoke: the final status is saved with the release of the card", () => {

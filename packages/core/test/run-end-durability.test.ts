@@ -7,29 +7,19 @@
  * scripted CA.
  */
 import { describe, expect, it } from "vitest";
-import { type Cardwright, CardwrightError } from "../src/index.js";
+import { CardwrightError } from "../src/index.js";
 import { SoftwareKeyDevice } from "../src/testing/index.js";
-import { crashAfterRelease } from "./support/crash-after-release.js";
-import { issued, operationOf, operator, type World, world } from "./support/run-end-world.js";
+import { dyingRun, expectFree, issued, operationOf, operator, world } from "./support/run-end-world.js";
 
 describe("update: the final status is saved with the release of the card", () => {
   it("completes: a crash right after commit leaves the card free and the update completed", async () => {
     const w = world();
     const { device, card, pin } = await issued(w, "3001");
-    const dying = crashAfterRelease(w.store, card.id);
-    const error = await w
-      .process(dying.store)
-      .updateCard({ cardId: card.id, device, actor: operator, optionalTemplates: ["signature"], pin })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    // The process died at the runner's save of the final snapshot: that save was refused.
-    expect(dying.state.refused).toBeGreaterThan(0);
+    const error = await dyingRun(w, card.id, (cw) =>
+      cw.updateCard({ cardId: card.id, device, actor: operator, optionalTemplates: ["signature"], pin }),
+    );
     expect(error).toBeInstanceOf(CardwrightError);
-    const after = await w.store.cards.get(card.id);
-    expect(after).toMatchObject({ state: "active" });
-    expect(after?.pendingOperationId).toBeUndefined();
+    await expectFree(w, card.id, "active");
     expect((await operationOf(w.store, card.id, "update")).status).toBe("completed");
     expect((await w.store.certificates.list({ cardId: card.id })).map((c) => [c.slot, c.status]).sort()).toEqual([
       ["9a", "written"],
@@ -66,19 +56,9 @@ describe("update: the final status is saved with the release of the card", () =>
     });
     expect(pending.status).toBe("pending");
     expect((await operationOf(w.store, card.id, "update")).status).toBe("pending");
-    const dying = crashAfterRelease(w.store, card.id);
-    const error = await w
-      .process(dying.store)
-      .cancelUpdate({ cardId: card.id, actor: operator })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    expect(dying.state.refused).toBeGreaterThan(0);
+    const error = await dyingRun(w, card.id, (cw) => cw.cancelUpdate({ cardId: card.id, actor: operator }));
     expect(error).toBeInstanceOf(CardwrightError);
-    const after = await w.store.cards.get(card.id);
-    expect(after).toMatchObject({ state: "active" });
-    expect(after?.pendingOperationId).toBeUndefined();
+    await expectFree(w, card.id, "active");
     expect((await operationOf(w.store, card.id, "update")).status).toBe("failed");
   });
 
@@ -102,15 +82,9 @@ describe("replace: the final status is saved with the release of the old card", 
     const w = world();
     const { card } = await issued(w, "4001");
     const newDevice = new SoftwareKeyDevice({ serial: "4002" });
-    const dying = crashAfterRelease(w.store, card.id);
-    const error = await w
-      .process(dying.store)
-      .replaceCard({ cardId: card.id, reason: "damaged", newDevice, actor: operator })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    expect(dying.state.refused).toBeGreaterThan(0);
+    const error = await dyingRun(w, card.id, (cw) =>
+      cw.replaceCard({ cardId: card.id, reason: "damaged", newDevice, actor: operator }),
+    );
     expect(error).toBeInstanceOf(CardwrightError);
     const old = await w.store.cards.get(card.id);
     expect(old?.pendingOperationId).toBeUndefined();
@@ -146,24 +120,16 @@ describe("replace: the final status is saved with the release of the old card", 
     w.ca.revoke = async () => {
       throw new CardwrightError("CA_REJECTED", "the CA refuses to revoke");
     };
-    const dying = crashAfterRelease(w.store, card.id);
-    const error = await w
-      .process(dying.store)
-      .replaceCard({
+    const error = await dyingRun(w, card.id, (cw) =>
+      cw.replaceCard({
         cardId: card.id,
         reason: "damaged",
         newDevice: new SoftwareKeyDevice({ serial: "4006" }),
         actor: operator,
-      })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    expect(dying.state.refused).toBeGreaterThan(0);
+      }),
+    );
     expect(error).toBeInstanceOf(CardwrightError);
-    const old = await w.store.cards.get(card.id);
-    expect(old).toMatchObject({ state: "active" });
-    expect(old?.pendingOperationId).toBeUndefined();
+    await expectFree(w, card.id, "active");
     expect((await operationOf(w.store, card.id, "replace")).status).toBe("failed");
   });
 
@@ -181,9 +147,7 @@ describe("replace: the final status is saved with the release of the old card", 
         actor: operator,
       }),
     ).rejects.toBeInstanceOf(CardwrightError);
-    const old = await w.store.cards.get(card.id);
-    expect(old).toMatchObject({ state: "active" });
-    expect(old?.pendingOperationId).toBeUndefined();
+    await expectFree(w, card.id, "active");
     expect(await operationOf(w.store, card.id, "replace")).toMatchObject({
       status: "failed",
       snapshot: { value: "failed" },

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { expect } from "vitest";
 import { AesGcmSecretVault, Cardwright, type OperationRecord, type Store } from "../../src/index.js";
 import { examplePivPolicy, InMemoryDirectory, InMemoryStore, SoftwareKeyDevice } from "../../src/testing/index.js";
+import { crashAfterRelease } from "./crash-after-release.js";
 import { ann } from "./fixtures.js";
 import { ScriptedCa } from "./scripted-ca.js";
 
@@ -46,6 +47,27 @@ export async function operationOf(
   const ops = (await store.operations.list({ cardId })).filter((o) => o.kind === kind);
   expect(ops).toHaveLength(1);
   return ops[0]!;
+}
+
+/** Runs `call` in a process whose store dies right after card `cardId` is released; returns what it threw. */
+export async function dyingRun(w: World, cardId: string, call: (cw: Cardwright) => Promise<unknown>): Promise<unknown> {
+  const dying = crashAfterRelease(w.store, cardId);
+  const error = await call(w.process(dying.store)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  // The process died at the runner's save of the final snapshot: that save was refused.
+  expect(dying.state.released).toBe(true);
+  expect(dying.state.refused).toBeGreaterThan(0);
+  return error;
+}
+
+/** The card is free in `state`, and the audit chain verifies. */
+export async function expectFree(w: World, cardId: string, state: string): Promise<void> {
+  const card = await w.store.cards.get(cardId);
+  expect(card).toMatchObject({ state });
+  expect(card?.pendingOperationId).toBeUndefined();
+  expect(await w.cw.verifyAudit()).toMatchObject({ ok: true });
 }
 
 /** What {@link world} makes. */
