@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import { emptyCaState } from "../../test/support/ca-state.js";
 import { MemoryCaStateStore } from "./ca-state.js";
 import { withDirectoryLock } from "./directory-lock.js";
-import { FileCaStateStore } from "./file-state-store.js";
 
 const initial = emptyCaState;
 
@@ -20,8 +19,8 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-describe("CA state stores", () => {
-  it("memory: a throwing change leaves the state untouched", async () => {
+describe("MemoryCaStateStore", () => {
+  it("a throwing change leaves the state untouched", async () => {
     const store = new MemoryCaStateStore(initial());
     await expect(
       store.update((state) => {
@@ -34,33 +33,6 @@ describe("CA state stores", () => {
       state.crlNumber = 1;
     });
     expect((await store.read()).crlNumber).toBe(1);
-  });
-
-  it("file: two stores on one file lose no update under concurrency, and the file is 0600", async () => {
-    const dir = await scratch();
-    const path = join(dir, "state.json");
-    const a = new FileCaStateStore(path, join(dir, "lock"));
-    const b = new FileCaStateStore(path, join(dir, "lock"));
-    await a.initialise(initial());
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        (i % 2 === 0 ? a : b).update(async (state) => {
-          const seen = state.crlNumber;
-          await new Promise((resolve) => setTimeout(resolve, 1));
-          state.crlNumber = seen + 1;
-        }),
-      ),
-    );
-    expect((await a.read()).crlNumber).toBe(20);
-    expect((await stat(path)).mode & 0o777).toBe(0o600);
-  });
-
-  it("file: refuses a document of another format", async () => {
-    const dir = await scratch();
-    const path = join(dir, "state.json");
-    await writeFile(path, JSON.stringify({ format: "something-else/9" }));
-    const error = await new FileCaStateStore(path, join(dir, "lock")).read().catch((err: unknown) => err);
-    expect(isCardwrightError(error, "CONFIG_INVALID")).toBe(true);
   });
 });
 

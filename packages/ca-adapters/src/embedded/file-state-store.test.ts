@@ -66,7 +66,7 @@ describe("FileCaStateStore: snapshot and journal", () => {
     const scan = scanJournal(await readFile(journal), journal);
     expect(scan.entries).toHaveLength(2);
     expect(scan.torn).toBe(0);
-    expect((await stat(journal)).mode & 0o777).toBe(0o600);
+    for (const file of [snapshot, journal]) expect((await stat(file)).mode & 0o777).toBe(0o600);
     const state = await store().read();
     expect(Object.keys(state.certificates).sort()).toEqual([serial(1), serial(2)]);
     expect(state.crlNumber).toBe(2);

@@ -539,7 +539,7 @@ export class PinOperations {
         restStates: [],
         statusOf: (state, done) => (done ? (state === "done" ? "completed" : "failed") : "running"),
         progressOf: pinProgress,
-        fence: () => lease.renew(),
+        fence: () => lease.fence(),
         ...(onProgress === undefined ? {} : { onProgress }),
       });
       const context = outcome.context as PinContext;
